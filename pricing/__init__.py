@@ -1,0 +1,1 @@
+"""Pricewatch: crawl competitor shops, keep price history, propose explained price changes."""

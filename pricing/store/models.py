@@ -1,0 +1,372 @@
+"""The store's tables, the same on SQLite and PostgreSQL.
+
+Two ideas shape this schema:
+
+* History is change-only. ``observations`` holds one row per *distinct* state of an offer,
+  valid from ``valid_from`` to ``valid_to``; seeing the same state again only moves
+  ``valid_to`` forward. "Offer X at time T" is one lookup on ``(offer_id, valid_from)``.
+* ``offers`` doubles as the current-state table: it carries the latest observation's values
+  (``cur_*`` columns and ``current_observation_id``), so pricing reads every offer's current
+  price without touching history.
+
+Money is ``Numeric`` (exact on PostgreSQL; SQLAlchemy converts to Decimal on SQLite).
+Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Money = Numeric(14, 4)
+
+# Deterministic constraint names so Alembic migrations are identical on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Availability(enum.StrEnum):
+    in_stock = "in_stock"
+    out_of_stock = "out_of_stock"
+    preorder = "preorder"
+    backorder = "backorder"
+    unknown = "unknown"
+
+
+class RunStatus(enum.StrEnum):
+    running = "running"
+    finished = "finished"
+    interrupted = "interrupted"
+    failed = "failed"
+
+
+class RunHealth(enum.StrEnum):
+    healthy = "healthy"
+    degraded = "degraded"
+    broken = "broken"
+
+
+class MatchStatus(enum.StrEnum):
+    accepted = "accepted"  # above the confidence threshold
+    review = "review"  # in the band that waits for a manager
+    confirmed = "confirmed"  # a manager said yes: final, survives re-matching
+    rejected = "rejected"  # a manager said no: final, survives re-matching
+
+
+class SuggestionStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    auto_approved = "auto_approved"
+    rejected = "rejected"
+    superseded = "superseded"
+    exported = "exported"
+    applied = "applied"
+
+
+class Role(enum.StrEnum):
+    viewer = "viewer"
+    manager = "manager"
+    admin = "admin"
+
+
+def _enum(e: type[enum.Enum], length: int = 16) -> String:
+    """Enums are stored as plain strings: portable, and readable in SQL."""
+    return String(length)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(_enum(RunStatus), default=RunStatus.running)
+    # Where the run came from: "cli", "schedule", "celery:<batch>", "bench" ...
+    trigger: Mapped[str | None] = mapped_column(String(100))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    http_3xx: Mapped[int] = mapped_column(Integer, default=0)
+    http_4xx: Mapped[int] = mapped_column(Integer, default=0)
+    http_5xx: Mapped[int] = mapped_column(Integer, default=0)
+    not_modified: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    parse_failures: Mapped[int] = mapped_column(Integer, default=0)
+    ban_pages: Mapped[int] = mapped_column(Integer, default=0)
+    suspect_items: Mapped[int] = mapped_column(Integer, default=0)
+    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    health: Mapped[str | None] = mapped_column(_enum(RunHealth))
+    health_reasons: Mapped[list | None] = mapped_column(JSON)
+    stats: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_crawl_runs_site_started", "site_id", "started_at"),)
+
+
+class Offer(Base):
+    """A competitor's product page, plus its current state (the ``cur_*`` columns)."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(500))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    gtin: Mapped[str | None] = mapped_column(String(14), index=True)
+    mpn: Mapped[str | None] = mapped_column(String(100))
+    site_sku: Mapped[str | None] = mapped_column(String(100))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Bumped whenever title/brand/gtin/mpn change, so matching re-examines only those.
+    identity_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Current state: a copy of the latest observation.
+    current_observation_id: Mapped[int | None] = mapped_column(BigId)
+    cur_price: Mapped[Decimal | None] = mapped_column(Money)
+    cur_regular_price: Mapped[Decimal | None] = mapped_column(Money)
+    cur_currency: Mapped[str | None] = mapped_column(String(3))
+    cur_availability: Mapped[str | None] = mapped_column(_enum(Availability))
+    cur_stock_quantity: Mapped[int | None] = mapped_column(Integer)
+    cur_suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    cur_run_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "url", name="uq_offers_site_url"),
+        Index("ix_offers_site_last_seen", "site_id", "last_seen"),
+    )
+
+
+class Observation(Base):
+    """One distinct state of an offer, valid over [valid_from, valid_to]."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    regular_price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    availability: Mapped[str] = mapped_column(_enum(Availability), default=Availability.unknown)
+    stock_quantity: Mapped[int | None] = mapped_column(Integer)
+    shipping: Mapped[Decimal | None] = mapped_column(Money)
+    review_count: Mapped[int | None] = mapped_column(Integer)
+    rating: Mapped[float | None] = mapped_column(Float)
+    sold_count: Mapped[int | None] = mapped_column(Integer)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    # The run that first saw this state and the last run that confirmed it.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    price_source: Mapped[str | None] = mapped_column(String(40))
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        # Point-in-time and range queries: WHERE offer_id = ? AND valid_from <= ? ORDER BY valid_from.
+        Index("ix_observations_offer_valid_from", "offer_id", "valid_from", unique=True),
+    )
+
+
+class Product(Base):
+    """One of our own products (a SKU)."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    brand: Mapped[str | None] = mapped_column(String(200), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), index=True)
+    mpn: Mapped[str | None] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(200), index=True)
+    tags: Mapped[list | None] = mapped_column(JSON)
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    floor: Mapped[Decimal | None] = mapped_column(Money)
+    ceiling: Mapped[Decimal | None] = mapped_column(Money)
+    map_price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    in_stock: Mapped[bool] = mapped_column(Boolean, default=True)
+    key_item: Mapped[bool] = mapped_column(Boolean, default=False)
+    price_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProductPriceChange(Base):
+    """History of our own price: from catalog re-imports and applied suggestions."""
+
+    __tablename__ = "product_price_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    old_price: Mapped[Decimal | None] = mapped_column(Money)
+    new_price: Mapped[Decimal | None] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(40))  # catalog-import, suggestion, rollback
+    suggestion_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_price_changes_product_at", "product_id", "changed_at"),)
+
+
+class Match(Base):
+    __tablename__ = "matches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(20))  # gtin, mpn, fuzzy, manual
+    status: Mapped[str] = mapped_column(_enum(MatchStatus))
+    evidence: Mapped[dict | None] = mapped_column(JSON)
+    # True for a substitute (similar, not identical) product, kept apart by the rules engine.
+    substitute: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("product_id", "offer_id", name="uq_matches_product_offer"),)
+
+
+class ClickDaily(Base):
+    """Our own shop's daily click data per SKU."""
+
+    __tablename__ = "clicks_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    day: Mapped[datetime] = mapped_column(Date)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    add_to_cart: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # Our price that day, when known: elasticity needs it.
+    price: Mapped[Decimal | None] = mapped_column(Money)
+
+    __table_args__ = (UniqueConstraint("product_id", "day", name="uq_clicks_daily_product_day"),)
+
+
+class Suggestion(Base):
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    suggest_run: Mapped[str | None] = mapped_column(String(40))
+    strategy: Mapped[str] = mapped_column(String(100))
+    current_price: Mapped[Decimal | None] = mapped_column(Money)
+    proposed_price: Mapped[Decimal] = mapped_column(Money)
+    final_price: Mapped[Decimal | None] = mapped_column(Money)  # after a manager's edit
+    currency: Mapped[str] = mapped_column(String(3))
+    change_pct: Mapped[float] = mapped_column(Float)
+    margin_before: Mapped[float | None] = mapped_column(Float)
+    margin_after: Mapped[float | None] = mapped_column(Float)
+    competitor_count: Mapped[int] = mapped_column(Integer, default=0)
+    lowest_competitor: Mapped[str | None] = mapped_column(String(100))
+    oldest_data_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(_enum(SuggestionStatus), default=SuggestionStatus.pending)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_suggestions_status_product", "status", "product_id"),
+        Index("ix_suggestions_product_created", "product_id", "created_at"),
+        Index("ix_suggestions_strategy", "strategy"),
+        Index("ix_suggestions_change_pct", "change_pct"),
+    )
+
+
+class Decision(Base):
+    """A person's (or auto-approval's) verdict on a suggestion."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # approve, reject, edit, auto_approve, ...
+    old_price: Mapped[Decimal | None] = mapped_column(Money)
+    new_price: Mapped[Decimal | None] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(_enum(Role))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Who did what, when, from which value to which."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))  # user name, "scheduler", "cli", ...
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))  # suggestion, product, match, user, ...
+    entity_id: Mapped[str | None] = mapped_column(String(100))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    details: Mapped[dict | None] = mapped_column(JSON)
