@@ -118,7 +118,9 @@ class JsonApi(_Strict):
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(FIELDS) - {"url"})
         if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: url, {', '.join(FIELDS)}")
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)}; known: url, {', '.join(FIELDS)}"
+            )
         return value
 
 
@@ -184,7 +186,9 @@ class Cadence(_Strict):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None and len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+            raise ValueError(
+                f"{value!r} is not a 5-field cron expression (minute hour day month weekday)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -270,10 +274,14 @@ def load_site_config(path: Path | str) -> SiteConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise SiteConfigError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise SiteConfigError(
+            path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     config = parse_site_config(data, path)
     if config.name != path.stem:
-        raise SiteConfigError(path, "name", f"{config.name!r} must equal the file name {path.stem!r}")
+        raise SiteConfigError(
+            path, "name", f"{config.name!r} must equal the file name {path.stem!r}"
+        )
     return config
 
 

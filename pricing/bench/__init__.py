@@ -13,8 +13,8 @@ from pricing.cli import LazyGroup
 BENCHES: dict[str, str] = {
     "store": "pricing.bench.store:bench_store",
     "simulator": "shopsim.bench:bench_simulator",
-    "parse-price": "crawler.bench:bench_parse_price",
-    "crawl": "crawler.bench:bench_crawl",
+    "parse-price": "crawler.bench.parse_price:bench_parse_price",
+    "crawl": "crawler.bench.crawl:bench_crawl",
     "match": "pricing.bench.matching:bench_match",
     "elasticity": "pricing.bench.matching:bench_elasticity",
     "suggest": "pricing.bench.suggest:bench_suggest",

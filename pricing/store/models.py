@@ -370,3 +370,42 @@ class AuditLog(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer, default=1)
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ElasticityEstimate(Base):
+    """Price elasticity of demand per SKU (or pooled per category), written by analytics.
+
+    ``scope`` is "sku" or "category"; a SKU with too little data of its own gets the category's
+    estimate with ``pooled`` set. ``elasticity`` is None when there is not enough data.
+    """
+
+    __tablename__ = "elasticity_estimates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(200))  # the SKU or the category
+    elasticity: Mapped[float | None] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    n_days: Mapped[int] = mapped_column(Integer, default=0)
+    pooled: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(200))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_elasticity_scope_key"),)
+
+
+class PageValidator(Base):
+    """ETag / Last-Modified of a fetched page, so the next crawl asks "changed since?"."""
+
+    __tablename__ = "page_validators"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("site_id", "url", name="uq_page_validators_site_url"),)

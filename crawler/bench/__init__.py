@@ -1,0 +1,1 @@
+"""Benchmarks of the crawler: `pricewatch bench parse-price`, `pricewatch bench crawl`."""
