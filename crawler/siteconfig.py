@@ -78,6 +78,30 @@ class Selector(_Strict):
             raise ValueError("give exactly one of css or xpath")
         return self
 
+    @field_validator("css")
+    @classmethod
+    def _valid_css(cls, value: str | None) -> str | None:
+        if value:
+            from cssselect import GenericTranslator, SelectorError
+
+            try:
+                GenericTranslator().css_to_xpath(value.split("::", 1)[0])
+            except SelectorError as exc:
+                raise ValueError(f"{value!r} is not a valid CSS selector: {exc}") from None
+        return value
+
+    @field_validator("xpath")
+    @classmethod
+    def _valid_xpath(cls, value: str | None) -> str | None:
+        if value:
+            from lxml import etree
+
+            try:
+                etree.XPath(value)
+            except etree.XPathSyntaxError as exc:
+                raise ValueError(f"{value!r} is not a valid XPath: {exc}") from None
+        return value
+
 
 class Selectors(_Strict):
     """Per-field selectors that complement or override structured data."""
@@ -121,7 +145,33 @@ class JsonApi(_Strict):
             raise ValueError(
                 f"unknown field(s) {', '.join(unknown)}; known: url, {', '.join(FIELDS)}"
             )
+        if "url" not in value:
+            raise ValueError("give a path for url: every offer needs its own URL")
+        for name, path in value.items():
+            _check_jmespath(path, name)
         return value
+
+    @field_validator("items", "next")
+    @classmethod
+    def _valid_paths(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_jmespath(value)
+        return value
+
+
+def _check_jmespath(path: str, where: str = "") -> None:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        jmespath.compile(path)
+    except JMESPathError as exc:
+        prefix = f"{where}: " if where else ""
+        message = getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        message = message.split(", for expression")[0].rstrip(":")
+        raise ValueError(
+            f"{prefix}{path!r} is not a valid JMESPath expression: {message}"
+        ) from None
 
 
 class StartPoints(_Strict):
@@ -129,6 +179,18 @@ class StartPoints(_Strict):
     listings: list[str] = Field(default_factory=list)
     products: list[str] = Field(default_factory=list)
     api: JsonApi | None = None
+    # Sitemap URLs matching this regular expression are product pages; the others, listings.
+    product_pattern: str | None = None
+
+    @field_validator("product_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _at_least_one(self):
@@ -151,6 +213,8 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(text: str | int | float) -> timedelta:
     """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"`` or a number of seconds."""
+    if isinstance(text, timedelta):
+        return text
     if isinstance(text, int | float):
         return timedelta(seconds=text)
     match = _DURATION.match(text)
@@ -177,9 +241,12 @@ class Cadence(_Strict):
     def _hours(cls, value):
         if isinstance(value, str):
             start, sep, end = value.partition("-")
-            if not sep:
-                raise ValueError(f"{value!r} is not a range like 06:00-22:00")
-            return (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+            try:
+                if not sep:
+                    raise ValueError
+                return (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a range like 06:00-22:00") from None
         return value
 
     @field_validator("cron")
@@ -201,12 +268,14 @@ class Cadence(_Strict):
 
 
 PriceRule = Literal["structured", "visible"]
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class SiteConfig(_Strict):
     """One competitor site, as its YAML file describes it."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
+    name: str
     base_url: str
     allowed_domains: list[str] = Field(default_factory=list)
     start: StartPoints
@@ -215,7 +284,7 @@ class SiteConfig(_Strict):
     mode: Literal["listing", "product"] = "product"
     politeness: Politeness = Politeness()
     cadence: Cadence = Cadence(every=timedelta(hours=6))
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: str | None = None
     locale: str | None = None
     decimal_separator: Literal[".", ","] | None = None
     # Which price wins when structured data and the visible page disagree (the data-quality gate).
@@ -223,6 +292,23 @@ class SiteConfig(_Strict):
     selectors: Selectors = Selectors()
     max_pages: Annotated[int, Field(ge=1)] | None = None
     enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a site name: use lowercase letters, digits, - and _ "
+                "(like shop-01), at most 100 characters"
+            )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not _CURRENCY.fullmatch(value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code like EUR or USD")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -77,4 +77,6 @@ def pg_engine(_pg_engine: Engine) -> Iterator[Engine]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_engine(request) -> Engine:
     """An initialised, empty store; the test runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_engine")
+    return request.getfixturevalue(
+        {"sqlite": "sqlite_engine", "postgres": "pg_engine"}[request.param]
+    )

@@ -8,11 +8,14 @@ reading don't block each other.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
+from sqlalchemy.dialects.sqlite.base import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE_FILE = "pricewatch.db"
@@ -45,11 +48,43 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
+class UTCSQLiteDateTime(SQLITE_DATETIME):
+    """SQLite has no time zones: store UTC, hand back aware UTC datetimes.
+
+    Stock SQLAlchemy drops the offset of an aware datetime on SQLite (an 08:00+02:00 is stored
+    as 08:00) and returns naive values, so code that runs on PostgreSQL would compare aware
+    with naive. Installed for every DateTime column of engines made by :func:`make_engine`, so
+    tables added later are covered too. Naive input is taken as UTC.
+    """
+
+    def bind_processor(self, dialect):
+        process = super().bind_processor(dialect)
+
+        def to_utc(value):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC)
+            return process(value)
+
+        return to_utc
+
+    def result_processor(self, dialect, coltype):
+        process = super().result_processor(dialect, coltype)
+
+        def aware(value):
+            value = process(value)
+            return value.replace(tzinfo=UTC) if value is not None else None
+
+        return aware
+
+
+def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
     """Create an engine for ``url`` (resolved as :func:`resolve_db_url` says)."""
+    if isinstance(url, URL):
+        url = url.render_as_string(hide_password=False)
     url = resolve_db_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: UTCSQLiteDateTime}
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -62,6 +97,23 @@ def is_postgres(engine: Engine) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "pricewatch_scratch") -> Iterator[Engine]:
+    """A throw-away PostgreSQL database on the server of ``server_url``, dropped afterwards."""
+    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(make_url(resolve_db_url(server_url)).set(database=name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @contextmanager

@@ -174,6 +174,11 @@ class Offer(Base):
     cur_currency: Mapped[str | None] = mapped_column(String(3))
     cur_availability: Mapped[str | None] = mapped_column(_enum(Availability))
     cur_stock_quantity: Mapped[int | None] = mapped_column(Integer)
+    cur_shipping: Mapped[Decimal | None] = mapped_column(Money)
+    cur_review_count: Mapped[int | None] = mapped_column(Integer)
+    cur_rating: Mapped[float | None] = mapped_column(Float)
+    cur_sold_count: Mapped[int | None] = mapped_column(Integer)
+    cur_rank: Mapped[int | None] = mapped_column(Integer)
     cur_suspect: Mapped[bool] = mapped_column(Boolean, default=False)
     cur_run_id: Mapped[int | None] = mapped_column(Integer)
 
@@ -206,6 +211,7 @@ class Observation(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     last_run_id: Mapped[int | None] = mapped_column(Integer)
     suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspect_reason: Mapped[str | None] = mapped_column(String(200))
     price_source: Mapped[str | None] = mapped_column(String(40))
     confidence: Mapped[float | None] = mapped_column(Float)
 
@@ -396,6 +402,21 @@ class ElasticityEstimate(Base):
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_elasticity_scope_key"),)
 
 
+class MatchRun(Base):
+    """One run of store matching; the next run examines only offers new or changed since
+    ``started_at`` of the last finished run (written by pricing.matching.engine)."""
+
+    __tablename__ = "match_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    offers_examined: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    review: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class PageValidator(Base):
     """ETag / Last-Modified of a fetched page, so the next crawl asks "changed since?"."""
 
@@ -407,5 +428,39 @@ class PageValidator(Base):
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # What a 304 stands in for: the offer URLs the page showed and the links followed from it
+    # ({"offers": [...], "links": [[url, kind], ...]}), so a crawl goes on past unchanged pages.
+    page_info: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("site_id", "url", name="uq_page_validators_site_url"),)
+
+
+class SchedulerLock(Base):
+    """Who runs the scheduler: one row per lock name, naming the holding process.
+
+    A second scheduler reads this row to say which process holds the lock; a holder whose
+    heartbeat went stale (or whose pid is gone on this host) may be taken over.
+    """
+
+    __tablename__ = "scheduler_lock"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(200))
+    token: Mapped[str] = mapped_column(String(40))  # distinguishes holders across restarts
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertSent(Base):
+    """The last time an alert was sent to a channel: de-duplicates alerts across cycles."""
+
+    __tablename__ = "alerts_sent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # the alerted state; a new state re-alerts
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_alerts_sent_channel_key"),)

@@ -1,0 +1,250 @@
+"""Offers from a page: structured data first, then the site's selectors, then the quality gate.
+
+The public entry points of extraction. ``extract_offers`` returns every offer on a page: one
+on a product page, many on a listing page, one per variant. The pieces live in
+:mod:`crawler.extraction` (prices, currency, structured data, selectors, normalization, gate).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from urllib.parse import quote
+
+import lxml.html
+from lxml import etree
+from parsel import Selector as Page
+
+from crawler.extraction.currency import iso_for_symbol, resolve_hint
+from crawler.extraction.normalize import (
+    normalize_availability,
+    normalize_gtin,
+    parse_availability,
+    parse_count,
+    parse_rank,
+    parse_rating,
+)
+from crawler.extraction.prices import (
+    ParsedPrice,
+    parse_price,
+    parse_price_details,
+    parse_price_parts,
+)
+from crawler.extraction.quality import decide
+from crawler.extraction.records import RawOffer
+from crawler.extraction.selectors import selector_offers
+from crawler.extraction.structured import structured_raw_offers, syntaxes_present
+from crawler.items import Offer, PriceCandidate
+from crawler.siteconfig import SiteConfig
+
+__all__ = [
+    "MAX_HTML_CHARS",
+    "ParsedPrice",
+    "extract_offers",
+    "iso_for_symbol",
+    "normalize_availability",
+    "normalize_gtin",
+    "parse_availability",
+    "parse_count",
+    "parse_price",
+    "parse_price_details",
+    "parse_price_parts",
+    "parse_rank",
+    "parse_rating",
+    "resolve_hint",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Pages longer than this are cut here before parsing: a shop page is well under it, and an
+#: endless page must not cost unbounded memory and time.
+MAX_HTML_CHARS = 3_000_000
+_SOURCE_ORDER = ("jsonld", "microdata", "opengraph", "selector")
+_FIELDS = ("title", "brand", "gtin", "mpn", "sku", "shipping", "rating", "review_count",
+           "sold_count", "rank")  # fmt: skip
+
+
+def _has_selectors(site: SiteConfig | None) -> bool:
+    return site is not None and any(
+        getattr(site.selectors, name) is not None for name in type(site.selectors).model_fields
+    )
+
+
+def _parse_tree(html: str):
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    try:
+        tree = etree.fromstring(html.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+    return tree
+
+
+def _same_thing(a: RawOffer, b: RawOffer) -> bool:
+    """Do two records (from different syntaxes) describe the same offer?"""
+    if a.variant and b.variant and a.variant != b.variant:
+        return False
+    for key in ("sku", "gtin", "url"):
+        va, vb = getattr(a, key), getattr(b, key)
+        if va and vb:
+            return va == vb
+    return bool(a.title and b.title and a.title.casefold() == b.title.casefold())
+
+
+def _group(raws: list[RawOffer], selector_is_page: bool) -> list[list[RawOffer]]:
+    """Records that describe the same offer, grouped; order of first appearance kept."""
+    groups: list[list[RawOffer]] = []
+    per_source: dict[str, int] = {}
+    for raw in raws:
+        per_source[raw.source] = per_source.get(raw.source, 0) + 1
+    for raw in raws:
+        target = None
+        for group in groups:
+            if any(r.source == raw.source for r in group):
+                continue
+            if any(_same_thing(raw, r) for r in group):
+                target = group
+                break
+        if (
+            target is None
+            and len(groups) == 1
+            and per_source[raw.source] == 1
+            and not any(r.source == raw.source for r in groups[0])
+        ):
+            target = groups[0]  # one product page told several ways
+        if (
+            target is None
+            and groups
+            and (raw.source == "opengraph" or (raw.source == "selector" and selector_is_page))
+        ):
+            # OpenGraph and page-wide selectors describe the page's product; on a page of
+            # several variants they fill gaps in each but cannot say which price is whose.
+            for group in groups:
+                group.append(_without_price(raw))
+            continue
+        if target is None:
+            groups.append([raw])
+        else:
+            target.append(raw)
+    return groups
+
+
+def _without_price(raw: RawOffer) -> RawOffer:
+    return replace(
+        raw,
+        price=None,
+        regular_price=None,
+        price_raw=None,
+        currency=None,
+        extras={"no_price": True},
+    )
+
+
+def _pick(group: list[RawOffer], name: str) -> object:
+    """Selectors override structured data (the site config chose them); else first stated."""
+    by_source = sorted(group, key=lambda r: _SOURCE_ORDER.index(r.source))
+    selector = [r for r in by_source if r.source == "selector"]
+    for raw in selector + [r for r in by_source if r.source != "selector"]:
+        value = getattr(raw, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _candidates(group: list[RawOffer]) -> list[PriceCandidate]:
+    candidates = []
+    for raw in sorted(group, key=lambda r: _SOURCE_ORDER.index(r.source)):
+        if raw.extras.get("no_price"):
+            continue
+        if raw.price is not None or raw.price_raw:
+            candidates.append(PriceCandidate(raw.source, raw.price, raw.currency, raw.price_raw))
+    return candidates
+
+
+def _availability(group: list[RawOffer]) -> tuple[str, int | None]:
+    selector = [r for r in group if r.source == "selector" and r.availability is not None]
+    others = [r for r in group if r.source != "selector" and r.availability is not None]
+    for raw in selector + others:
+        status, quantity = parse_availability(raw.availability)
+        if status != "unknown":
+            return status, quantity
+    return "unknown", None
+
+
+def _offer_url(group: list[RawOffer], page_url: str, listing: bool, variant: str | None) -> str:
+    urls = [r.url for r in sorted(group, key=lambda r: r.source != "selector") if r.url]
+    own = next((u for u in urls if u.split("#")[0] != page_url.split("#")[0]), None)
+    if listing or variant:
+        if own:
+            return own
+        if variant:
+            # Variants sharing the page URL still need their own identity in the store.
+            key = _pick(group, "sku") or variant
+            return f"{page_url.split('#')[0]}#variant={quote(str(key), safe='')}"
+    return page_url
+
+
+def _build(group: list[RawOffer], page_url: str, site: SiteConfig | None, listing: bool) -> Offer:
+    rule = site.price_rule if site is not None else "structured"
+    candidates = _candidates(group)
+    decision = decide(candidates, rule)
+    variant = next((r.variant for r in group if r.variant), None)
+    offer = Offer(url=_offer_url(group, page_url, listing, variant), variant=variant)
+    for name in _FIELDS:
+        setattr(offer, name, _pick(group, name))
+    offer.availability, offer.stock_quantity = _availability(group)
+    quantity = _pick(group, "stock_quantity")
+    if quantity is not None:
+        offer.stock_quantity = quantity
+    offer.candidates = candidates
+    offer.price, offer.disagreement = decision.price, decision.disagreement
+    offer.price_source, offer.confidence = decision.source, decision.confidence
+    winner = next(
+        (r for r in group if decision.source and r.source == decision.source.split("+")[0]), None
+    )
+    if winner is not None and winner.price_note and offer.price is not None:
+        # An AggregateOffer's lowPrice or a "From $9.99": a starting price, not the price.
+        offer.price_source = f"{decision.source}:{winner.price_note}"
+        offer.confidence = min(offer.confidence or 1.0, 0.8)
+    offer.currency = (
+        decision.currency or _pick(group, "currency") or (site.currency if site else None)
+    )
+    regular = _pick(group, "regular_price")
+    if regular is not None and offer.price is not None and regular > offer.price:
+        offer.regular_price = regular
+    if offer.shipping is not None and offer.shipping < 0:
+        offer.shipping = None
+    return offer
+
+
+def extract_offers(html: str, url: str, site: SiteConfig | None = None) -> list[Offer]:
+    """Every offer on a page; ``[]`` when the page states none.
+
+    Structured data (JSON-LD, microdata, OpenGraph; only the syntaxes present are parsed)
+    comes first; ``site.selectors`` complement or override it, and ``site.selectors.listing_item``
+    makes a page a listing. Each offer's price passes the quality gate (``site.price_rule``).
+    """
+    if not html:
+        return []
+    if len(html) > MAX_HTML_CHARS:
+        logger.warning("page %s is %d chars; parsing the first %d", url, len(html), MAX_HTML_CHARS)
+        html = html[:MAX_HTML_CHARS]
+    syntaxes = syntaxes_present(html)
+    with_selectors = _has_selectors(site)
+    if not syntaxes and not with_selectors:
+        return []
+    tree = _parse_tree(html)
+    if tree is None:
+        return []
+    hint = site.currency if site is not None else None
+    raws = list(structured_raw_offers(tree, url, syntaxes, hint))
+    listing = not any(r.variant for r in raws) and any(
+        len({r.url for r in raws if r.source == source}) > 1 for source in ("jsonld", "microdata")
+    )
+    selector_is_page = False
+    if with_selectors:
+        found, is_listing = selector_offers(Page(root=tree, type="html"), site, url)
+        selector_is_page = not is_listing
+        listing = listing or is_listing
+        raws.extend(found)
+    groups = _group(raws, selector_is_page)
+    return [_build(group, url, site, listing) for group in groups]

@@ -1,0 +1,1 @@
+"""Downloader and spider middlewares: retries with backoff, page guards, conditional requests."""

@@ -1,0 +1,80 @@
+"""Pages that must never yield a price: ban/captcha walls and truncated pages.
+
+A shop that blocks us often answers ``200 OK`` with a captcha page, and a dropped connection can
+leave half a page whose JSON-LD still parses. Either would feed wrong data to pricing. This
+middleware looks at every HTML response before the spider does; such a page is counted
+(``pricewatch/ban_pages``, ``pricewatch/truncated_pages``), retried after a back-off, and dropped
+if it keeps coming, so the spider never parses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Request, Response
+
+from crawler.context import context_of
+from crawler.spiders.site import select_all
+
+# Looked for in the <title> and in the first few KB: wording and widgets of common ban walls.
+BAN_TITLE = re.compile(
+    rb"<title[^>]*>[^<]*(captcha|access denied|are you a (robot|human)|attention required|"
+    rb"just a moment|blocked|unusual traffic|too many requests|verify you are human)",
+    re.I,
+)
+BAN_WIDGET = re.compile(
+    rb"class=[\"'][^\"']*(g-recaptcha|h-captcha|cf-challenge|captcha-form)|"
+    rb"/recaptcha/api\.js|hcaptcha\.com/1/api\.js|challenges\.cloudflare\.com",
+    re.I,
+)
+HTML_END = re.compile(rb"</html\s*>", re.I)
+HEAD_BYTES, TAIL_BYTES = 8192, 4096
+
+
+def is_truncated(body: bytes) -> bool:
+    """An HTML document without its closing ``</html>`` near the end was cut short."""
+    return HTML_END.search(body[-TAIL_BYTES:]) is None
+
+
+def looks_banned(body: bytes) -> bool:
+    head = body[:HEAD_BYTES]
+    return bool(BAN_TITLE.search(head) or BAN_WIDGET.search(head))
+
+
+class PageGuardMiddleware:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.marker = context_of(crawler).site.selectors.ban_marker
+        self.backoff = crawler.settings.getfloat("RETRY_BACKOFF_BASE", 0.5)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageGuardMiddleware:
+        return cls(crawler)
+
+    def problem(self, response: Response) -> str | None:
+        if response.status != 200 or not isinstance(response, HtmlResponse):
+            return None
+        body = response.body
+        if looks_banned(body) or (self.marker and select_all(response, self.marker)):
+            return "ban"
+        if is_truncated(body):
+            return "truncated"
+        return None
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        problem = self.problem(response)
+        if problem is None:
+            return response
+        self.stats.inc_value(
+            "pricewatch/ban_pages" if problem == "ban" else "pricewatch/truncated_pages"
+        )
+        retry = get_retry_request(request, spider=self.crawler.spider, reason=f"{problem} page")
+        if retry is None:
+            raise IgnoreRequest(f"{problem} page at {response.url}: not parsed")
+        await asyncio.sleep(self.backoff * 2 ** request.meta.get("retry_times", 0))
+        return retry

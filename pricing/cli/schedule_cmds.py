@@ -1,0 +1,186 @@
+"""``pricewatch schedule``: run the crawl schedule, and see it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pricing.cli.common import db_option, db_url_from_context, engine_from_context
+
+
+@click.group()
+def schedule() -> None:
+    """Crawl every site at its cadence, then match, suggest and alert."""
+
+
+@schedule.command()
+@db_option
+@click.option(
+    "--sites-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site configs (default: PRICEWATCH_SITES_DIR, else the shipped crawler/sites).",
+)
+@click.option("--site", "sites", multiple=True, help="Schedule only this site (repeatable).")
+@click.option(
+    "--fast-clock",
+    is_flag=True,
+    help="Compress time for tests and demos: an hour of cadence passes in a second "
+    "(see --clock-scale). Cron cadences run at their typical interval; active hours are ignored.",
+)
+@click.option(
+    "--clock-scale",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="With --fast-clock: how many seconds of cadence pass per real second.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Crawls running at once (each is a process using about one core).",
+)
+@click.option(
+    "--alerts",
+    "alerts_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Alert channels YAML (apprise URLs, kinds, thresholds). Without it no alerts are sent.",
+)
+@click.option(
+    "--strategy",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Strategies file for suggestions (default: the shipped one).",
+)
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each site's crawl output to DIR/crawl-SITE.log (default: keep only the tail).",
+)
+@click.option(
+    "--set",
+    "crawl_settings",
+    multiple=True,
+    metavar="SETTING=JSON",
+    help="A Scrapy/Pricewatch setting for every crawl, e.g. --set LOG_LEVEL='\"INFO\"' (repeatable).",
+)
+@click.option("--no-post", is_flag=True, help="Only crawl: skip matching and suggestions.")
+def run(
+    sites_dir: Path | None,
+    sites: tuple[str, ...],
+    fast_clock: bool,
+    clock_scale: float,
+    max_parallel: int,
+    alerts_file: Path | None,
+    strategy: Path | None,
+    log_dir: Path | None,
+    crawl_settings: tuple[str, ...],
+    no_post: bool,
+) -> None:
+    """Run the scheduler until SIGTERM or Ctrl-C.
+
+    Each enabled site is crawled at the cadence in its config (every/cron, jitter, active
+    hours), each crawl in its own process, never two of one site at once; missed runs
+    coalesce into one. Jobs are kept in the store, so a restart continues the schedule. Only
+    one scheduler runs per store: a second one refuses and names the process holding the lock.
+    SIGTERM stops cleanly: running crawls are recorded as interrupted.
+    """
+    from tzlocal import get_localzone
+
+    from crawler.siteconfig import SiteConfigError
+    from pricing.schedule import Scheduler, SchedulerLocked, ScheduleSettings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The daemon reports skipped and missed runs itself, in one line each.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    overrides = {}
+    for item in crawl_settings:
+        key, sep, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not SETTING=JSON", param_hint="--set")
+    alerts = None
+    if alerts_file is not None:
+        from pricing.alerts import AlertsConfigError, load_alerts_config
+
+        try:
+            alerts = load_alerts_config(alerts_file)
+        except AlertsConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    settings = ScheduleSettings(
+        db_url=db_url_from_context(),
+        sites_dir=sites_dir,
+        scale=clock_scale if fast_clock else 1.0,
+        max_parallel=max_parallel,
+        timezone=get_localzone(),
+        strategies=strategy,
+        alerts=alerts,
+        log_dir=log_dir,
+        post_steps=not no_post,
+        crawl_settings=overrides,
+        sites=list(sites),
+    )
+    from pricing.store.schema import init_db
+
+    engine = engine_from_context()
+    init_db(engine)
+    scheduler = Scheduler(engine, settings)
+    try:
+        scheduler.start()
+    except SchedulerLocked as exc:
+        raise click.ClickException(f"{exc}; stop it first") from None
+    except (SiteConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"scheduler running (pid {scheduler.lock.pid}): {len(scheduler.jobs())} site job(s)"
+        + (f", fast clock x{settings.scale:g}" if fast_clock else "")
+        + "; Ctrl-C or SIGTERM stops it",
+        err=True,
+    )
+    scheduler.wait()
+
+
+@schedule.command("list")
+@db_option
+def list_(**_) -> None:
+    """Show the scheduled jobs, their next run times and each site's last crawl outcome."""
+    from pricing.schedule import current_holder
+    from pricing.schedule.listing import list_jobs
+    from pricing.store.schema import init_db
+
+    engine = engine_from_context()
+    init_db(engine)
+    holder = current_holder(engine)
+    click.echo(f"scheduler: running, {holder.describe()}" if holder else "scheduler: not running")
+    rows = list_jobs(engine)
+    if not rows:
+        click.echo("no jobs: `pricewatch schedule run` creates one per site")
+        return
+    now = datetime.now(UTC)
+    header = f"{'site':<20} {'cadence':<36} {'next run':<20} last crawl"
+    click.echo(header)
+    for row in rows:
+        nxt = row.next_run.astimezone().strftime("%Y-%m-%d %H:%M:%S") if row.next_run else "-"
+        if row.last_status:
+            ago = now - (
+                row.last_finished
+                if row.last_finished.tzinfo
+                else row.last_finished.replace(tzinfo=UTC)
+            )
+            last = (
+                f"{row.last_status} {row.last_health or ''} {row.last_items} items, "
+                f"{int(ago.total_seconds() // 60)} min ago"
+            ).replace("  ", " ")
+        else:
+            last = "never"
+        click.echo(f"{row.site:<20} {row.cadence:<36} {nxt:<20} {last}")

@@ -1,0 +1,189 @@
+"""Accounts, passwords and who is asking.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults follow RFC 9106). The session is
+Starlette's signed cookie (itsdangerous, HttpOnly, SameSite=Lax, set up in ``app.py``); it
+holds only the user id and the CSRF secret. The user row is re-read on every request, so a
+deactivated account or a changed role takes effect at once rather than when the cookie expires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine, insert, select, update
+
+from pricing.review.csrf import new_csrf_token
+from pricing.store.models import Role, User
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login time the same either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+MIN_PASSWORD_LENGTH = 8
+ROLE_RANK = {Role.viewer: 0, Role.manager: 1, Role.admin: 2}
+
+
+class UserError(ValueError):
+    """A user could not be created: the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: int
+    name: str
+    role: str
+
+    def can(self, role: Role) -> bool:
+        """True when this user's role is at least ``role``."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[role]
+
+    @property
+    def can_decide(self) -> bool:
+        return self.can(Role.manager)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(engine: Engine, name: str, password: str, role: str) -> int:
+    """Create an account and return its id; raises UserError on a bad name, role or password."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise UserError("name: must be 1-100 characters")
+    try:
+        role = Role(role).value
+    except ValueError:
+        raise UserError(
+            f"role: {role!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    with engine.begin() as conn:
+        if conn.execute(select(User.id).where(User.name == name)).first():
+            raise UserError(f"name: a user called {name!r} already exists")
+        return conn.execute(
+            insert(User)
+            .values(name=name, password_hash=hash_password(password), role=role, active=True)
+            .returning(User.id)
+        ).scalar_one()
+
+
+def authenticate(engine: Engine, name: str, password: str) -> CurrentUser | None:
+    """The active user with this name and password, else None (same cost either way)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(User.id, User.name, User.role, User.password_hash).where(
+                User.name == name, User.active.is_(True)
+            )
+        ).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    with engine.begin() as conn:
+        values = {"last_login_at": datetime.now(UTC)}
+        if _hasher.check_needs_rehash(row.password_hash):
+            values["password_hash"] = hash_password(password)
+        conn.execute(update(User).where(User.id == row.id).values(**values))
+    return CurrentUser(row.id, row.name, row.role)
+
+
+def load_user(engine: Engine, user_id: int) -> CurrentUser | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(User.id, User.name, User.role).where(User.id == user_id, User.active.is_(True))
+        ).first()
+    return CurrentUser(row.id, row.name, row.role) if row else None
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; app.py turns it into a redirect to /login."""
+
+
+def optional_user(request: Request) -> CurrentUser | None:
+    uid = request.session.get("uid")
+    if uid is None:
+        return None
+    user = load_user(request.app.state.engine, uid)
+    if user is None:  # deleted or deactivated since the cookie was issued
+        request.session.clear()
+    request.state.user = user  # templates show who is logged in
+    return user
+
+
+def page_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
+    """Any logged-in user, for pages: anonymous visitors are sent to /login."""
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def page_manager(user: CurrentUser = Depends(page_user)) -> CurrentUser:
+    if not user.can_decide:
+        raise HTTPException(403, "Your role (viewer) can read but not change anything.")
+    return user
+
+
+def api_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
+    if user is None:
+        raise HTTPException(401, "Not logged in.")
+    return user
+
+
+def api_manager(user: CurrentUser = Depends(api_user)) -> CurrentUser:
+    if not user.can_decide:
+        raise HTTPException(403, "Your role (viewer) can read but not change anything.")
+    return user
+
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would make /login a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/suggestions"
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, next: str | None = None) -> Response:
+    from pricing.review.web import render
+
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    name: str = Form(...),
+    password: str = Form(...),
+    next: str | None = Form(None),
+) -> Response:
+    from pricing.review.web import render
+
+    user = authenticate(request.app.state.engine, name.strip(), password)
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "Wrong name or password."},
+            status_code=401,
+        )
+    request.session.clear()
+    request.session.update({"uid": user.id, "csrf": new_csrf_token()})
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

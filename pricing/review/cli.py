@@ -1,0 +1,115 @@
+"""``pricewatch review serve``, ``pricewatch users add`` and ``pricewatch export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pricing.cli.common import db_option, engine_from_context
+
+
+@click.group()
+def review() -> None:
+    """The web app where pricing managers review, approve and export suggested prices."""
+
+
+@review.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed at start).")  # fmt: skip
+@click.option("--https-only", is_flag=True,
+              help="Behind TLS: Secure cookies and HSTS.")  # fmt: skip
+def serve(host: str, port: int, https_only: bool) -> None:
+    """Serve the review app (pages at /suggestions, JSON API under /api/).
+
+    Sessions are signed with PRICEWATCH_SECRET_KEY; set it, or everyone is logged out when the
+    server restarts. Create the first account with `pricewatch users add NAME --role admin`.
+    """
+    import uvicorn
+
+    from pricing.review.app import create_app
+    from pricing.store.schema import init_db
+
+    engine = engine_from_context()
+    init_db(engine)
+    app = create_app(engine, https_only=https_only)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+
+
+@click.group()
+def users() -> None:
+    """Accounts for the review app: viewer (reads), manager (decides), admin."""
+
+
+@users.command("add")
+@db_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), required=True,
+              help="viewer reads; manager approves, rejects, edits, exports; admin also manages users.")  # fmt: skip
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (for scripts).")  # fmt: skip
+def users_add(name: str, role: str, password_stdin: bool) -> None:
+    """Create the account NAME (asks for the password unless --password-stdin)."""
+    from pricing.review.auth import UserError, create_user
+    from pricing.store.schema import init_db
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = engine_from_context()
+    init_db(engine)
+    try:
+        user_id = create_user(engine, name, password, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user {name!r} (id {user_id}, role {role})")
+
+
+@users.command("list")
+@db_option
+def users_list() -> None:
+    """List accounts with their role and last login."""
+    from sqlalchemy import select
+
+    from pricing.store.models import User
+
+    with engine_from_context().connect() as conn:
+        rows = conn.execute(select(User).order_by(User.name)).all()
+    for u in rows:
+        state = "" if u.active else " (inactive)"
+        click.echo(f"{u.name}\t{u.role}{state}\tlast login: {u.last_login_at or 'never'}")
+
+
+@click.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True, help="File format.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write here (default: CSV to standard output; XLSX needs --out).")  # fmt: skip
+@click.option("--mark", type=click.Choice(["exported"]),
+              help="Mark exactly the exported suggestions as exported (same transaction).")  # fmt: skip
+@click.option("--apply", "apply_", is_flag=True,
+              help="Afterwards make approved/exported suggestions our prices (audited).")  # fmt: skip
+def export(fmt: str, out: Path | None, mark: str | None, apply_: bool) -> None:
+    """Export approved prices (approved and auto-approved suggestions not yet exported)."""
+    from pricing.review.actions import Actor, apply_prices
+    from pricing.review.exports import export_approved
+
+    if fmt == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx needs --out FILE")
+    engine = engine_from_context()
+    actor = Actor("cli")
+    data, count = export_approved(engine, fmt, mark=mark == "exported", actor=actor)
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        out.write_bytes(data)
+    note = f", marked {mark}" if mark else ""
+    click.echo(f"exported {count} approved price{'s' if count != 1 else ''}{note}"
+               + (f" to {out}" if out else ""), err=True)  # fmt: skip
+    if apply_:
+        click.echo(f"applied {apply_prices(engine, actor)} prices", err=True)

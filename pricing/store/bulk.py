@@ -1,0 +1,232 @@
+"""Bulk reads and writes for the history writer, one implementation per database.
+
+Both speak the same small vocabulary (load offers, allocate ids, insert rows, update rows by
+id) over *storage-form* values: what the driver stores, so the writer can compare incoming
+values with loaded ones without converting 170,000 rows back to Python types.
+
+* SQLite: Core-compiled statements run as driver executemany over tuples, in batches of
+  thousands. SQLAlchemy's per-row dict processing doubled the time of a 170k-row cycle
+  (measured), so values are converted once with the column types' own bind processors.
+  Datetimes are stored as SQLAlchemy's text format, money as REAL: both compare correctly as
+  stored.
+* PostgreSQL: ``COPY`` through psycopg 3 (new rows straight into their tables with ids taken
+  from the sequences; updates COPY'd into a temporary table, then one ``UPDATE .. FROM``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+from pricing.store.models import Observation, Offer
+
+BATCH = 5000
+OFFERS: Table = Offer.__table__  # type: ignore[assignment]
+OBSERVATIONS: Table = Observation.__table__  # type: ignore[assignment]
+
+# What the writer needs to know about an offer to classify an incoming observation.
+STATE_COLUMNS = (
+    "id",
+    "url",
+    "last_seen",
+    "current_observation_id",
+    "cur_price",
+    "cur_regular_price",
+    "cur_currency",
+    "cur_availability",
+    "cur_stock_quantity",
+    "cur_shipping",
+    "cur_review_count",
+    "cur_rating",
+    "cur_sold_count",
+    "cur_rank",
+    "cur_suspect",
+    "title",
+    "brand",
+    "gtin",
+    "mpn",
+    "site_sku",
+)
+
+_Q4 = Decimal("0.0001")
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+class Sink:
+    """The database-specific half of :class:`pricing.store.history.HistoryWriter`."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.raw = conn.connection.dbapi_connection
+
+    # storage forms -----------------------------------------------------------------------
+    def ts(self, value: datetime) -> Any:
+        return as_utc(value)
+
+    def money(self, value: Decimal | None) -> Any:
+        """Rounded as NUMERIC(14, 4) rounds, so a re-read value equals what we compared."""
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            value = Decimal(str(value))
+        return value.quantize(_Q4, ROUND_HALF_UP)
+
+    def flag(self, value: bool) -> Any:
+        return bool(value)
+
+    # transaction and ids -----------------------------------------------------------------
+    def begin(self) -> None:
+        """Start the one transaction of a write (explicitly: most work bypasses SQLAlchemy)."""
+        self.conn.begin()
+
+    def next_ids(self, table: Table, n: int) -> list[int]:
+        raise NotImplementedError
+
+    # reads --------------------------------------------------------------------------------
+    def count_offers(self, site_id: int) -> int:
+        sql = f"SELECT count(*) FROM offers WHERE site_id = {self._p}"
+        return self.conn.exec_driver_sql(sql, (site_id,)).scalar_one()
+
+    def load_offers(self, site_id: int, urls: Sequence[str] | None) -> list[tuple]:
+        """Rows of STATE_COLUMNS for these URLs of the site (all its offers when None)."""
+        cols = ", ".join(STATE_COLUMNS)
+        base = f"SELECT {cols} FROM offers WHERE site_id = {self._p}"
+        cursor = self.raw.cursor()
+        if urls is None:
+            cursor.execute(base, (site_id,))
+            return cursor.fetchall()
+        rows: list[tuple] = []
+        for i in range(0, len(urls), BATCH):
+            sql, params = self._url_filter(base, list(urls[i : i + BATCH]))
+            cursor.execute(sql, (site_id, *params))
+            rows.extend(cursor.fetchall())
+        return rows
+
+    # writes -------------------------------------------------------------------------------
+    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        raise NotImplementedError
+
+    def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        """``UPDATE table SET columns WHERE id = ?``; each row is (id, *values)."""
+        raise NotImplementedError
+
+    _p = "?"
+
+    def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
+        raise NotImplementedError
+
+
+class SQLiteSink(Sink):
+    _p = "?"
+
+    def ts(self, value: datetime) -> str:
+        # SQLAlchemy's SQLite text format (what its DateTime reads back), 5x faster than its
+        # own formatter: "2026-01-05 06:00:00.000000".
+        return as_utc(value).isoformat(" ", "microseconds")[:26]
+
+    def money(self, value: Decimal | None) -> float | None:
+        # SQLAlchemy stores Numeric as REAL on SQLite; comparing floats with floats is exact.
+        return None if value is None else float(value)
+
+    def flag(self, value: bool) -> int:
+        return 1 if value else 0
+
+    def begin(self) -> None:
+        # Take the write lock now: ids are allocated from max(id) below, and a deferred
+        # transaction that upgrades to a writer later can fail with SQLITE_BUSY at once.
+        self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def next_ids(self, table: Table, n: int) -> list[int]:
+        top = self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}")
+        start = top.scalar_one() + 1
+        return list(range(start, start + n))
+
+    def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
+        return f"{base} AND url IN ({','.join('?' * len(urls))})", tuple(urls)
+
+    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        self._many(sql, rows)
+
+    def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        # Rows arrive as (id, *values); the statement wants the id last.
+        self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?", [(*r[1:], r[0]) for r in rows])
+
+    def _many(self, sql: str, rows: Sequence[tuple]) -> None:
+        cursor = self.raw.cursor()
+        for i in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[i : i + BATCH])
+
+
+class PostgresSink(Sink):
+    """COPY through psycopg 3."""
+
+    _p = "%s"
+
+    def __init__(self, conn: Connection):
+        super().__init__(conn)
+        self._temp = 0
+
+    def money(self, value: Decimal | None) -> Decimal | None:
+        return value
+
+    def next_ids(self, table: Table, n: int) -> list[int]:
+        if n == 0:
+            return []
+        sql = (
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            f"FROM generate_series(1, {int(n)})"
+        )
+        return [r[0] for r in self.conn.exec_driver_sql(sql)]
+
+    def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
+        return f"{base} AND url = ANY(%s)", (urls,)
+
+    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        if rows:
+            self._copy(table.name, columns, rows)
+
+    def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        self._temp += 1
+        tmp = f"pw_upd_{self._temp}"
+        cols = ", ".join(("id", *columns))
+        with self.raw.cursor() as cur:
+            # CREATE .. AS .. WITH NO DATA copies the types but not the NOT NULL constraints.
+            cur.execute(
+                f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS "
+                f"SELECT {cols} FROM {table.name} WITH NO DATA"
+            )
+        self._copy(tmp, ("id", *columns), rows)
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
+        with self.raw.cursor() as cur:
+            cur.execute(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        with (
+            self.raw.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+
+def sink_for(conn: Connection) -> Sink:
+    if conn.dialect.name == "sqlite":
+        return SQLiteSink(conn)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        return PostgresSink(conn)
+    raise NotImplementedError(f"no bulk writer for {conn.dialect.name}+{conn.dialect.driver}")
