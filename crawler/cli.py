@@ -10,6 +10,11 @@ import click
 
 from pricing.cli.common import db_option, db_url_from_context, engine_from_context
 
+OFFER_FIELDS = (
+    "url", "title", "price", "regular_price", "currency", "availability", "stock_quantity",
+    "shipping", "gtin", "mpn", "sku", "brand", "review_count", "rating", "sold_count", "rank",
+    "variant", "price_source", "confidence", "disagreement",
+)  # fmt: skip
 SITES_DIR_OPTION = click.option(
     "--sites-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -27,6 +32,13 @@ def _configs(sites_dir):
         raise click.ClickException(str(exc)) from None
 
 
+def _console():
+    """Tables on stdout; wide when piped, so scripts and logs get whole rows."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
 @click.group()
 def sites() -> None:
     """Competitor site configs: list them, and check one against a live page."""
@@ -41,7 +53,6 @@ def sites_list(sites_dir) -> None:
     Every YAML file is validated; one bad file is reported (file, key, problem) and nothing
     is listed.
     """
-    from rich.console import Console
     from rich.table import Table
 
     configs = _configs(sites_dir)
@@ -78,7 +89,7 @@ def sites_list(sites_dir) -> None:
             f"{run.started_at:%Y-%m-%d %H:%M} {run.status}" if run else "never",
             (run.health or "-") if run else "-",
         )
-    Console().print(table)
+    _console().print(table)
     click.echo(f"{len(configs)} site(s)")
 
 
@@ -166,11 +177,28 @@ def sites_check(name, url, sites_dir) -> None:
     click.echo(f"{len(offers)} offer(s):")
     for number, offer in enumerate(offers[:20], 1):
         click.echo(f"--- offer {number}")
-        for field_name in (
-            "url title price regular_price currency availability stock_quantity shipping "
-            "gtin mpn sku brand review_count rating sold_count rank variant price_source "
-            "confidence disagreement"
-        ).split():
+        for field_name in [
+            "url",
+            "title",
+            "price",
+            "regular_price",
+            "currency",
+            "availability",
+            "stock_quantity",
+            "shipping",
+            "gtin",
+            "mpn",
+            "sku",
+            "brand",
+            "review_count",
+            "rating",
+            "sold_count",
+            "rank",
+            "variant",
+            "price_source",
+            "confidence",
+            "disagreement",
+        ]:
             click.echo(f"  {field_name:<14} {getattr(offer, field_name)!r}")
         for candidate in offer.candidates:
             click.echo(
@@ -254,7 +282,7 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
     if not names:
         raise click.UsageError("give --site NAME (repeatable) or --all")
     engine = engine_from_context()
-    init_db(engine)  # before the children start, so they never race to create tables
+    init_db(engine)
     reap_stale_runs(engine)
     expected = {name: run.pages for run, name in latest_runs(engine) if run.status == "finished"}
     console = Console(stderr=True)
@@ -303,7 +331,7 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
             str(result.errors),
             f"{result.elapsed:.1f}",
         )
-    Console().print(summary)
+    _console().print(summary)
     logs = sorted({r.extra.get("log") for r in results.values() if r.extra.get("log")})
     click.echo(f"logs: {', '.join(logs)}", err=True)
     if bad:
@@ -321,7 +349,6 @@ def runs(site, limit) -> None:
     A broken run's prices are never used by pricing. Runs left 'running' by a process that
     died are marked interrupted first.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from pricing.store.runs import list_runs, reap_stale_runs
@@ -349,4 +376,4 @@ def runs(site, limit) -> None:
             run.health or "-",
             "\n".join(run.health_reasons or []),
         )
-    Console(width=200).print(table)
+    _console().print(table)

@@ -26,6 +26,8 @@ ITEM_DROP = (0.80, 0.50)  # fraction of the usual offer count below which we wor
 NO_PRICE_RISE = (0.05, 0.20)  # rise of the share of offers without a price over the usual
 NO_PRICE_RATE_WITHOUT_HISTORY = (0.25, 0.50)
 SUSPECT_RATE = (0.05, 0.30)
+GIVEN_UP_RATE = (0.01, 0.30)  # ban/truncated pages still bad after every retry
+MIN_EVENTS = 3  # fewer ban/truncated/error pages than this is noise, whatever the rate
 STREAK_MIN_PAGES = 5  # a trailing run of failed pages at least this long (and >= 5% of pages)
 
 
@@ -44,6 +46,7 @@ class RunFacts:
     parse_failures: int
     ban_pages: int
     truncated_pages: int
+    given_up: int
     suspect_items: int
     streak: int  # failed pages in a row at the end of the run
     streak_start: int | None  # the page number where that streak began
@@ -64,6 +67,7 @@ class RunFacts:
             parse_failures=run.parse_failures or 0,
             ban_pages=run.ban_pages or 0,
             truncated_pages=int(stats.get("pricewatch/truncated_pages", 0)),
+            given_up=int(stats.get("pricewatch/pages_given_up", 0)),
             suspect_items=run.suspect_items or 0,
             streak=int(stats.get("pricewatch/failure_streak", 0)),
             streak_start=stats.get("pricewatch/failure_streak_start"),
@@ -87,7 +91,15 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def _grade(verdict: Verdict, value: float, limits: tuple[float, float], reason: str) -> None:
+def _grade(
+    verdict: Verdict,
+    value: float,
+    limits: tuple[float, float],
+    reason: str,
+    count: int | None = None,
+) -> None:
+    if count is not None and count < MIN_EVENTS:
+        return
     degraded, broken = limits
     if value >= broken:
         verdict.flag(RunHealth.broken, reason)
@@ -126,12 +138,20 @@ def evaluate(run: RunFacts, history: list[RunFacts]) -> Verdict:
         _rate(run.ban_pages, run.pages),
         BAN_RATE,
         f"ban/captcha pages: {run.ban_pages} of {run.pages} ({_rate(run.ban_pages, run.pages):.0%})",
+        run.ban_pages,
     )
     _grade(
         verdict,
         _rate(run.truncated_pages, run.pages),
         TRUNCATED_RATE,
         f"truncated pages: {run.truncated_pages} of {run.pages}",
+        run.truncated_pages,
+    )
+    _grade(
+        verdict,
+        _rate(run.given_up, run.pages),
+        GIVEN_UP_RATE,
+        f"{run.given_up} ban/truncated pages still bad after retries: not parsed",
     )
     _grade(
         verdict,
@@ -139,6 +159,7 @@ def evaluate(run: RunFacts, history: list[RunFacts]) -> Verdict:
         ERROR_RATE,
         f"HTTP 4xx/5xx on {run.http_errors} of {run.pages} pages "
         f"({_rate(run.http_errors, run.pages):.0%})",
+        run.http_errors,
     )
     _grade(
         verdict,

@@ -79,9 +79,13 @@ def crawl_settings(
 def run_here(sites: Sequence[SiteConfig], settings: Settings, spider_cls=None) -> None:
     """Crawl ``sites`` in this process, all at once, until every crawl ends (blocks)."""
     from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.reactor import install_reactor
 
     from crawler.spiders.site import SiteSpider
 
+    # Installed here, not by the first crawler: if that one fails to start (a database error,
+    # say), the other sites of this process must still run.
+    install_reactor(settings["TWISTED_REACTOR"], settings["ASYNCIO_EVENT_LOOP"])
     process = CrawlerProcess(settings)
     for site in sites:
         process.crawl(spider_cls or SiteSpider, site=site)
@@ -112,8 +116,16 @@ def crawl_sites(
     before anything starts. Children log to ``log_dir`` (a temporary directory by default);
     each result's ``extra["log"]`` says where.
     """
+    from pricing.store.db import make_engine
+    from pricing.store.schema import init_db
+
     for name in names:
         find_site_config(name, sites_dir)  # all or nothing: fail before any crawl starts
+    engine = make_engine(db_url)
+    try:
+        init_db(engine)  # once, here: children starting together must not race to migrate
+    finally:
+        engine.dispose()
     results = {name: SiteResult(site=name) for name in names}
     if not names:
         return results

@@ -19,7 +19,7 @@ DEFAULT_REQUEST_HEADERS = {
 # One Scrapy process is one core. CONCURRENT_ITEMS=100 (the default) starts 100 asyncio tasks
 # for every response; 8 doubled a bare spider's pages/s (DESIGN.md, "Facts").
 CONCURRENT_ITEMS = 8
-CONCURRENT_REQUESTS = 64  # the total over all sites of one process; per-site limits come from YAML
+CONCURRENT_REQUESTS = 16  # per crawl (each site has its own downloader); the spider sets 2x the site's
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
 DOWNLOAD_TIMEOUT = 30
@@ -35,6 +35,7 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 0.5  # seconds; doubled at each retry of the same request
 RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a Retry-After longer than this gives up on the request
+RETRY_RATE_LIMITED_TIMES = 6  # retries of a 429 (at least the site's own retries)
 
 # Only what a price crawl needs.
 COOKIES_ENABLED = False

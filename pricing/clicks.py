@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, tuple_
 
+from pricing.catalog import _money as money
 from pricing.store.models import ClickDaily, Product
 
 REQUIRED = ("date", "sku", "views", "clicks", "add_to_cart", "orders", "revenue")
@@ -123,18 +124,17 @@ def validate(
             except (ValueError, ArithmeticError):
                 bad.append(f"{col} {text!r} is not a whole number")
         for col in ("revenue", "price") if has_price else ("revenue",):
-            text = str(rec[col]).strip().replace(",", "")
-            if col == "price" and not text:
-                values[col] = None
-                continue
             try:
-                amount = Decimal(text)
-                if not amount.is_finite() or amount < 0 or (col == "price" and amount == 0):
-                    raise InvalidOperation
+                amount = money(rec[col])  # the catalog's rules: a number >= 0 fitting the column
+            except ValueError as exc:
+                bad.append(f"{col}: {exc}")
+                continue
+            if amount is None and col == "revenue":
+                bad.append("revenue is empty")
+            elif amount == 0 and col == "price":
+                bad.append("price must be positive")
+            else:
                 values[col] = amount
-            except InvalidOperation:
-                what = "a positive amount" if col == "price" else "an amount >= 0"
-                bad.append(f"{col} {rec[col]!r} is not {what}")
         if day and sku:
             first = seen.setdefault((sku, day), n)
             if first != n:

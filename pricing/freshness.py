@@ -106,7 +106,9 @@ def due_order(
     return top[np.argsort(-overdue[top])]
 
 
-def offer_signals(engine: Engine, site: str, now: datetime, window: timedelta) -> pd.DataFrame:
+def offer_signals(
+    engine: Engine, site: str, now: datetime, window: timedelta, demand_days: int = 28
+) -> pd.DataFrame:
     """Per offer of ``site``: url, age, state changes in the window, match, key item, demand."""
     since = now - window
     matched = (
@@ -137,7 +139,7 @@ def offer_signals(engine: Engine, site: str, now: datetime, window: timedelta) -
         .outerjoin(Product, Product.id == matched.c.product_id)
         .where(Site.name == site)
     )
-    demand_since = (now - timedelta(days=FreshnessPolicy.demand_days)).date()
+    demand_since = (now - timedelta(days=demand_days)).date()
     demand_q = (
         select(ClickDaily.product_id, func.sum(ClickDaily.orders).label("orders"))
         .where(ClickDaily.day >= demand_since)
@@ -145,7 +147,7 @@ def offer_signals(engine: Engine, site: str, now: datetime, window: timedelta) -
     )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).mappings().all())
-        demand = dict(conn.execute(demand_q).tuples().all())
+        demand = {pid: orders for pid, orders in conn.execute(demand_q)}
     if frame.empty:
         return frame
     for col in ("first_seen", "last_seen"):
@@ -180,7 +182,7 @@ def plan_refresh(
 ) -> RefreshPlan:
     """The product URLs one cycle of ``site`` should re-read, most valuable first."""
     policy = policy or FreshnessPolicy()
-    frame = offer_signals(engine, site, now, window)
+    frame = offer_signals(engine, site, now, window, policy.demand_days)
     if frame.empty:
         return RefreshPlan(site, [], 0, budget)
     group = frame["product_id"].fillna(-1).to_numpy()

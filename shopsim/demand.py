@@ -48,7 +48,9 @@ def clicks_frame(market: Market, days: int = 90) -> pd.DataFrame:
 
     views = rng.poisson(popularity[:, None], (n, days))
     clicks = rng.binomial(views, CTR)
-    p_cart = np.clip(BASE_ADD_TO_CART * (price / reference[:, None]) ** elasticity[:, None], 0, 0.95)
+    p_cart = np.clip(
+        BASE_ADD_TO_CART * (price / reference[:, None]) ** elasticity[:, None], 0, 0.95
+    )
     add_to_cart = rng.binomial(clicks, p_cart)
     orders = rng.binomial(add_to_cart, BUY_RATE)
 
@@ -59,7 +61,7 @@ def clicks_frame(market: Market, days: int = 90) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "date": dates[cols],
-            "sku": np.char.add("PW-", np.char.zfill(skus[rows].astype("U6"), 6)),
+            "sku": np.array([f"PW-{i:06d}" for i in skus], dtype=object)[rows],
             "views": views[keep],
             "clicks": clicks[keep],
             "add_to_cart": add_to_cart[keep],

@@ -49,7 +49,10 @@ class FaultPlan:
         for kind in ("error_5xx", "rate_limit", "ban"):
             if kind in self.kinds:
                 window, chance, length = _BURSTS[kind]
-                if n % window < length and uniform(self.seed, _TAGS[kind], self.shop, n // window) < chance:
+                if (
+                    n % window < length
+                    and uniform(self.seed, _TAGS[kind], self.shop, n // window) < chance
+                ):
                     return kind
         return None
 

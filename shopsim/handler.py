@@ -37,7 +37,7 @@ REASONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
-_PADDING = ("<!-- " + "recommended-products " * 50 + "-->\n") * (OVERSIZED_BYTES // 1100 + 1)
+_PADDING = ("<!-- " + "recommended-products " * 50 + "-->\n") * (OVERSIZED_BYTES // 1000 + 1)
 
 
 @dataclass(slots=True)
@@ -81,7 +81,9 @@ class ShopHandler:
         if path.startswith("/__sim/"):
             return self.control(method, path, query)
         if method not in ("GET", "HEAD"):
-            return Reply(405, b"method not allowed", [("Content-Type", TEXT), ("Allow", "GET, HEAD")])
+            return Reply(
+                405, b"method not allowed", [("Content-Type", TEXT), ("Allow", "GET, HEAD")]
+            )
         if path == "/robots.txt":  # never faulty: a crawler must be able to read the rules
             return self.finish(method, headers, self.router.route(path, query, self.market.state()))
         with self._lock:
@@ -122,11 +124,15 @@ class ShopHandler:
             reply = Reply(status, f"{status} {REASONS[status]}".encode(), [("Content-Type", TEXT)])
         elif fault == "rate_limit":
             status = 429
-            reply = Reply(429, b"slow down", [("Content-Type", TEXT), ("Retry-After", str(RETRY_AFTER))])
+            reply = Reply(
+                429, b"slow down", [("Content-Type", TEXT), ("Retry-After", str(RETRY_AFTER))]
+            )
         else:  # ban: a captcha page that says 200
             status = 200
             ctx = self.router.ctx(self.market.state())
-            reply = Reply(200, captcha_page(ctx).encode(), [("Content-Type", "text/html; charset=utf-8")])
+            reply = Reply(
+                200, captcha_page(ctx).encode(), [("Content-Type", "text/html; charset=utf-8")]
+            )
         self.counts[fault] += 1
         self.log(n, path, fault, status, 0)
         return reply
@@ -167,19 +173,41 @@ class ShopHandler:
                 if not 0 <= hours <= 24 * 3650:
                     raise ValueError
             except ValueError:
-                return Reply(400, b"hours must be a number between 0 and 87600", [("Content-Type", TEXT)])
+                return Reply(
+                    400, b"hours must be a number between 0 and 87600", [("Content-Type", TEXT)]
+                )
             now = self.market.clock.advance(timedelta(hours=hours))
             return _json({"now": now.isoformat(), "hour": self.market.clock.hour()})
         if path == "/__sim/clock.json":
-            return _json({"now": self.market.clock.now().isoformat(), "hour": self.market.clock.hour()})
+            return _json(
+                {"now": self.market.clock.now().isoformat(), "hour": self.market.clock.hour()}
+            )
         if path == "/__sim/truth.json":
             frame = self.market.truth(self.site.name)
-            return _json({"site": self.site.name, "now": self.market.clock.now().isoformat(), "offers": records(frame)})
+            return _json(
+                {
+                    "site": self.site.name,
+                    "now": self.market.clock.now().isoformat(),
+                    "offers": records(frame),
+                }
+            )
         if path == "/__sim/faults.json":
-            return _json({"site": self.site.name, "plan": sorted(self.plan.kinds), "served": self.fault_records()})
+            return _json(
+                {
+                    "site": self.site.name,
+                    "plan": sorted(self.plan.kinds),
+                    "served": self.fault_records(),
+                }
+            )
         if path == "/__sim/stats.json":
-            return _json({"site": self.site.name, "requests": self.seq, "counts": dict(self.counts),
-                          "disallowed_hits": self.disallowed_hits[-100:]})
+            return _json(
+                {
+                    "site": self.site.name,
+                    "requests": self.seq,
+                    "counts": dict(self.counts),
+                    "disallowed_hits": self.disallowed_hits[-100:],
+                }
+            )
         return Reply(404, b"no such control endpoint", [("Content-Type", TEXT)])
 
     def fault_records(self) -> list[dict]:
@@ -189,7 +217,9 @@ class ShopHandler:
         ]
 
     def fault_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.fault_records(), columns=["seq", "path", "kind", "status", "attempt"])
+        return pd.DataFrame(
+            self.fault_records(), columns=["seq", "path", "kind", "status", "attempt"]
+        )
 
 
 def _not_modified(headers: dict[str, str], etag: str, last_modified: int) -> bool:
@@ -222,7 +252,9 @@ def _jsonable(value):
 
 def records(frame: pd.DataFrame) -> list[dict]:
     cols = list(frame.columns)
-    return [dict(zip(cols, map(_jsonable, row), strict=True)) for row in frame.itertuples(index=False)]
+    return [
+        dict(zip(cols, map(_jsonable, row), strict=True)) for row in frame.itertuples(index=False)
+    ]
 
 
 def _json(data: dict) -> Reply:

@@ -43,7 +43,11 @@ class Locale:
     def wrap(self, number: str) -> str:
         """Put the currency symbol where this locale puts it."""
         space = NBSP if self.symbol_space else ""
-        return f"{self.symbol}{space}{number}" if self.symbol_first else f"{number}{space}{self.symbol}"
+        return (
+            f"{self.symbol}{space}{number}"
+            if self.symbol_first
+            else f"{number}{space}{self.symbol}"
+        )
 
     def format(self, amount: Decimal) -> str:
         return self.wrap(self.number(amount))

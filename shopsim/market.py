@@ -109,7 +109,7 @@ class Market:
         specs = make_sites(sites, rng)
         plans = make_fault_plans(faults, sites, seed, [s.family for s in specs])
         clock = SimClock(start, time_scale) if start else SimClock(scale=time_scale)
-        prods = generate_products(distinct_products_for(products), rng)
+        prods = generate_products(distinct_products_for(products, sites), rng)
         shares = np.array([hostile_share(p, faults) for p in plans])
         offers = generate_offers(
             prods, specs, products, rng, hostile_share=shares, start_h=clock.hour()
@@ -121,7 +121,9 @@ class Market:
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"no shop named {name!r}; shops are shop-01..shop-{len(self.sites):02d}") from None
+            raise KeyError(
+                f"no shop named {name!r}; shops are shop-01..shop-{len(self.sites):02d}"
+            ) from None
 
     def fault_plan(self, name: str) -> FaultPlan:
         return self.fault_plans[self.site(name).index]

@@ -76,8 +76,10 @@ def _pick_shops(n_products: int, weights: np.ndarray, rng: np.random.Generator, 
     return product, shop
 
 
-def distinct_products_for(total_offers: int) -> int:
-    return max(1, int(round(total_offers / float(np.dot(SHOPS_PER_PRODUCT, SHOPS_P)))))
+def distinct_products_for(total_offers: int, n_sites: int) -> int:
+    """How many distinct products make ``total_offers`` offers on average."""
+    mean = float(np.dot(np.minimum(SHOPS_PER_PRODUCT, n_sites), SHOPS_P))
+    return max(1, int(round(total_offers / mean)))
 
 
 def generate_offers(
@@ -91,6 +93,8 @@ def generate_offers(
 ) -> Offers:
     weights = np.array([s.weight for s in sites])
     product, shop = _pick_shops(len(products), weights, rng, total)
+    if len(product) != total:
+        raise ValueError(f"cannot spread {total} offers over {len(sites)} shops")
     order = np.lexsort((product, shop))
     product, shop = product[order], shop[order]
     n = len(product)
@@ -122,7 +126,9 @@ def generate_offers(
     ).astype(np.int8)
 
     h = rng.random(n)
-    hostile = np.where(h < hostile_share[shop], 1 + (h * 1e6).astype(np.int64) % 3, 0).astype(np.int8)
+    hostile = np.where(h < hostile_share[shop], 1 + (h * 1e6).astype(np.int64) % 3, 0).astype(
+        np.int8
+    )
     level = np.array([s.price_level for s in sites])[shop]
     popular = rng.pareto(1.5, n)
     return Offers(

@@ -117,7 +117,8 @@ def popularity_block(site: SiteSpec, v: OfferView) -> str:
     if v.rating is not None:
         parts.append(f'<span class="rating" title="{v.rating} out of 5">{v.rating} out of 5</span>')
     if v.review_count is not None:
-        parts.append(f'<span class="reviews">({v.review_count:,} reviews)</span>')
+        noun = "review" if v.review_count == 1 else "reviews"
+        parts.append(f'<span class="reviews">({v.review_count:,} {noun})</span>')
     if v.sold_count is not None:
         parts.append(f'<span class="sold">{sold_text(site, v.sold_count)}</span>')
     if v.rank is not None:
@@ -177,7 +178,9 @@ def card(ctx: Ctx, v: OfferView, extra: str = "", root_attrs: str = "") -> str:
 def pagination(ctx: Ctx, category: str, page_no: int, pages: int) -> str:
     links = []
     if page_no > 1:
-        links.append(f'<a class="prev" href="{ctx.site.listing_path(category, page_no - 1)}">Previous</a>')
+        links.append(
+            f'<a class="prev" href="{ctx.site.listing_path(category, page_no - 1)}">Previous</a>'
+        )
     links.append(f'<span class="page-info">Page {page_no} of {pages}</span>')
     if page_no < pages:
         nxt = ctx.site.listing_path(category, page_no + 1)
@@ -185,7 +188,9 @@ def pagination(ctx: Ctx, category: str, page_no: int, pages: int) -> str:
     return '<div class="pagination">' + " ".join(links) + "</div>"
 
 
-def listing_body(ctx: Ctx, name: str, cards: list[str], category: str, page_no: int, pages: int) -> str:
+def listing_body(
+    ctx: Ctx, name: str, cards: list[str], category: str, page_no: int, pages: int
+) -> str:
     return (
         f'<h1 class="category-title">{esc(name)}</h1><ul class="products">'
         + "".join(cards)

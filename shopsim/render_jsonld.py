@@ -18,7 +18,12 @@ def ld_offer(ctx: Ctx, v: OfferView, *, list_price: bool = False) -> dict:
     """The Offer part; ``list_price`` puts the pre-sale price in (what the mismatch family does)."""
     offer: dict = {"priceCurrency": v.currency, "availability": SCHEMA_AVAILABILITY[v.availability]}
     if v.kind in ("from", "range"):
-        offer = {"@type": "AggregateOffer", "lowPrice": str(v.price), "highPrice": str(v.high_price), **offer}
+        offer = {
+            "@type": "AggregateOffer",
+            "lowPrice": str(v.price),
+            "highPrice": str(v.high_price),
+            **offer,
+        }
     elif v.kind == "call":
         offer = {"@type": "Offer", **offer}
     else:
@@ -54,11 +59,15 @@ def product(ctx: Ctx, v: OfferView) -> str:
     return page(ctx, v.title, product_body(ctx, v), head=ld)
 
 
-def listing(ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int) -> str:
+def listing(
+    ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int
+) -> str:
     items = [
         {"@type": "ListItem", "position": v.listing_position, "item": ld_product(ctx, v)}
         for v in views
     ]
-    ld = json_script({"@context": "https://schema.org", "@type": "ItemList", "itemListElement": items})
+    ld = json_script(
+        {"@context": "https://schema.org", "@type": "ItemList", "itemListElement": items}
+    )
     body = listing_body(ctx, name, [card(ctx, v) for v in views], category, page_no, pages)
     return page(ctx, name, body, head=ld)

@@ -66,6 +66,8 @@ def _card(ctx: Ctx, v: OfferView) -> str:
     return html.replace(f">{title}</a>", f'><span itemprop="name">{title}</span></a>', 1)
 
 
-def listing(ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int) -> str:
+def listing(
+    ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int
+) -> str:
     body = listing_body(ctx, name, [_card(ctx, v) for v in views], category, page_no, pages)
     return page(ctx, name, body)

@@ -10,6 +10,8 @@ def product(ctx: Ctx, v: OfferView) -> str:
     return page(ctx, v.title, product_body(ctx, v))
 
 
-def listing(ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int) -> str:
+def listing(
+    ctx: Ctx, views: list[OfferView], name: str, category: str, page_no: int, pages: int
+) -> str:
     body = listing_body(ctx, name, [card(ctx, v) for v in views], category, page_no, pages)
     return page(ctx, name, body)

@@ -32,7 +32,11 @@ def _date() -> str:
 
 
 def encode_reply(reply: Reply, keep_alive: bool) -> bytes:
-    head = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Unknown')}", f"Date: {_date()}", "Server: shopsim"]
+    head = [
+        f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Unknown')}",
+        f"Date: {_date()}",
+        "Server: shopsim",
+    ]
     head += [f"{k}: {v}" for k, v in reply.headers]
     if reply.status != 304:
         head.append(f"Content-Length: {len(reply.body)}")
@@ -99,7 +103,9 @@ class HttpProtocol(asyncio.Protocol):
                 return
             if reply.delay:
                 self.busy = True
-                self.timer = asyncio.get_running_loop().call_later(reply.delay, self._delayed, reply, keep_alive)
+                self.timer = asyncio.get_running_loop().call_later(
+                    reply.delay, self._delayed, reply, keep_alive
+                )
                 return
             self._send(reply, keep_alive)
 
@@ -174,7 +180,11 @@ class ShopServer:
 
     def stats(self, site_name: str) -> dict:
         h = self.handlers[site_name]
-        return {"requests": h.seq, "counts": dict(h.counts), "disallowed_hits": list(h.disallowed_hits)}
+        return {
+            "requests": h.seq,
+            "counts": dict(h.counts),
+            "disallowed_hits": list(h.disallowed_hits),
+        }
 
 
 class ThreadedServer(ShopServer):

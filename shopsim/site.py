@@ -43,7 +43,10 @@ HTML, XML, JSON, TEXT = (
     "text/plain; charset=utf-8",
 )
 
-_PRODUCT = (re.compile(r"^/p/([a-z0-9-]*)-(\d+)\.html$"), re.compile(r"^/products/(\d+)/([a-z0-9-]*)$"))
+_PRODUCT = (
+    re.compile(r"^/p/([a-z0-9-]*)-(\d+)\.html$"),
+    re.compile(r"^/products/(\d+)/([a-z0-9-]*)$"),
+)
 _LISTING = (
     re.compile(r"^/c/([a-z0-9-]+)$"),
     re.compile(r"^/category/([a-z0-9-]+)/(?:page/(\d+)/)?$"),
@@ -122,7 +125,9 @@ class SiteRouter:
 
     def missing(self, ctx: Ctx, status: int = 404) -> Page:
         text = "Not found" if status == 404 else "This product is no longer available"
-        return Page(status, page(ctx, text, f"<h1>{text}</h1>"), kind="missing" if status == 404 else "gone")
+        return Page(
+            status, page(ctx, text, f"<h1>{text}</h1>"), kind="missing" if status == 404 else "gone"
+        )
 
     def product(self, ctx: Ctx, state: State, slug: str, code: int) -> Page:
         market, site = self.market, self.site
@@ -175,7 +180,13 @@ class SiteRouter:
         views = [self.market.view(self.site, int(i), state) for i in chunk]
         body = render_api.api_page(ctx, views, page_no, pages, API_PER_PAGE)
         last = max((v.last_modified for v in views), default=state.hour)
-        return Page(body=body, content_type=JSON, last_modified=last, offers=[int(i) for i in chunk], kind="api")
+        return Page(
+            body=body,
+            content_type=JSON,
+            last_modified=last,
+            offers=[int(i) for i in chunk],
+            kind="api",
+        )
 
     def sitemap(self, state: State, part: int | None) -> Page:
         market, site = self.market, self.site
@@ -196,7 +207,9 @@ class SiteRouter:
         urls = []
         if part == 1:
             for c in market.categories(site, state):
-                urls.append(f"<url><loc>{self.base_url}{site.listing_path(CATEGORIES[c].slug, 1)}</loc></url>")
+                urls.append(
+                    f"<url><loc>{self.base_url}{site.listing_path(CATEGORIES[c].slug, 1)}</loc></url>"
+                )
         lm = state.last_modified
         for i in items[(part - 1) * SITEMAP_CHUNK : part * SITEMAP_CHUNK]:
             urls.append(

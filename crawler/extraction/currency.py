@@ -183,14 +183,41 @@ AMBIGUOUS: frozenset[str] = frozenset(
 _UNAMBIGUOUS_FOLDED = {k.casefold(): v for k, v in UNAMBIGUOUS.items() if len(k) >= 3}
 
 
+_LETTER_BEFORE = r"(?<![^\W\d_])"
+_LETTER_AFTER = r"(?![^\W\d_])"
+
+
 def _alternation(tokens) -> str:
-    """Longest first (so "US$" wins over "$"); a token that starts or ends with a letter must
-    not touch another letter there ("TRYing", "прайсе" hold no currency), digits may touch."""
+    """One regex for many tokens, built as a trie (a flat ``a|b|c`` of 400 tokens is ~20x
+    slower: Python's re tries every branch at every position). Longer tokens win ("US$" over
+    "$"); a token that starts or ends with a letter must not touch another letter there
+    ("TRYing", "прайсе" hold no currency), digits may touch ("12zł")."""
+    tokens = set(tokens)
+
+    def build(node: dict, last: str) -> str:
+        branches = [re.escape(ch) + build(child, ch) for ch, child in sorted(node.items()) if ch]
+        if "" in node:  # a token ends here; tried after the longer ones
+            branches.append(_LETTER_AFTER if last.isalpha() else "")
+        if len(branches) == 1:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")"
+
+    def trie(words) -> dict:
+        root: dict = {}
+        for word in words:
+            node = root
+            for ch in word:
+                node = node.setdefault(ch, {})
+            node[""] = {}
+        return root
+
+    letter_first = sorted(t for t in tokens if t[0].isalpha())
+    other_first = sorted(t for t in tokens if not t[0].isalpha())
     parts = []
-    for token in sorted(set(tokens), key=len, reverse=True):
-        before = r"(?<![^\W\d_])" if token[0].isalpha() else ""
-        after = r"(?![^\W\d_])" if token[-1].isalpha() else ""
-        parts.append(before + re.escape(token) + after)
+    if letter_first:
+        parts.append(_LETTER_BEFORE + build(trie(letter_first), ""))
+    if other_first:
+        parts.append(build(trie(other_first), ""))
     return "|".join(parts)
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from price_parser import Price
-from price_parser.parser import parse_number
+from price_parser.parser import extract_price_text, parse_number
 
 from crawler.extraction.currency import decide_currency, find_currency_tokens, iso_for_symbol
 from crawler.extraction.text import clean_text
@@ -156,6 +156,12 @@ def _choose(text: str, candidates: list[_Candidate], decimal_separator: str | No
     return (with_currency or candidates)[0]
 
 
+def _price_parser_amount(text: str, decimal_separator: str | None) -> Decimal | None:
+    """price-parser's own reading of the first number (``Price.fromstring`` minus currency)."""
+    number = extract_price_text(text)
+    return parse_number(number, decimal_separator) if number is not None else None
+
+
 def _to_decimal(number_text: str, decimal_separator: str | None) -> Decimal | None:
     return parse_number(number_text.replace("'", "").replace(" ", ""), decimal_separator)
 
@@ -166,9 +172,19 @@ def parse_price_details(
     currency_hint: str | None = None,
     decimal_separator: str | None = None,
 ) -> ParsedPrice:
-    """Everything a price string says: amount, ISO code, and whether it is a range or a "from"."""
+    """Everything a price string says: amount, ISO code, and whether it is a range or a "from".
+
+    Cached: a listing page repeats the same few price strings many times, and the result is
+    immutable.
+    """
     if text is None:
         return ParsedPrice(None, None, reason="empty")
+    if len(text) > MAX_PRICE_TEXT * 4:
+        return _parse(text, currency_hint, decimal_separator)
+    return _parse_cached(text, currency_hint, decimal_separator)
+
+
+def _parse(text: str, currency_hint: str | None, decimal_separator: str | None) -> ParsedPrice:
     text = clean_text(text, MAX_PRICE_TEXT)
     tokens = find_currency_tokens(text)
     symbol = _pick_symbol(tokens)
@@ -183,14 +199,14 @@ def parse_price_details(
         if has_digits or _NO_PRICE_WORDS.search(text):
             return ParsedPrice(None, currency, symbol, reason="not_a_price")
         # No digits: only "Free" counts (a stated price of zero, as for shipping).
-        baseline = Price.fromstring(text, decimal_separator=decimal_separator)
-        reason = None if baseline.amount is not None else "not_a_price"
-        return ParsedPrice(baseline.amount, currency, symbol, reason=reason)
+        amount = _price_parser_amount(text, decimal_separator)
+        reason = None if amount is not None else "not_a_price"
+        return ParsedPrice(amount, currency, symbol, reason=reason)
     chosen = _choose(text, candidates, decimal_separator)
     first_number = _NUMBER.search(text)
     if first_number is not None and chosen.start == first_number.start():
         # The first number: price-parser's own reading (it knows "35€99" and friends).
-        amount = Price.fromstring(text, decimal_separator=decimal_separator).amount
+        amount = _price_parser_amount(text, decimal_separator)
     else:
         amount = _to_decimal(chosen.match.group(0), decimal_separator)
     near_symbol = _symbol_near(text, chosen, tokens)
@@ -202,6 +218,9 @@ def parse_price_details(
     return ParsedPrice(
         amount, currency, symbol, is_range=high is not None, high=high, is_from=is_from
     )
+
+
+_parse_cached = lru_cache(maxsize=8192)(_parse)
 
 
 def _pick_symbol(tokens: list[re.Match[str]]) -> str | None:
@@ -280,6 +299,8 @@ def parse_price_parts(
     for part in (p.strip() for p in parts if p and p.strip()):
         if joined and part[0].isdigit() and joined[-1] in ".,":
             joined += part  # "17," + "99"
+        elif joined and joined[-1].isdigit() and re.fullmatch(r"[.,]\d*", part):
+            joined += part  # "93" + <span>","</span> + "95"
         elif (
             joined
             and re.fullmatch(r"\d{2}", part)

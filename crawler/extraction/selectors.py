@@ -167,7 +167,7 @@ def read_fields(scope: Page, site: SiteConfig, page_url: str) -> RawOffer | None
             offer.availability = text
             found = True
     if sel.stock_quantity is not None:
-        offer.stock_quantity = parse_count(_value(scope, sel.stock_quantity))
+        offer.stock_quantity = _stock_quantity(_value(scope, sel.stock_quantity))
     if sel.gtin is not None:
         offer.gtin = normalize_gtin(_value(scope, sel.gtin))
     for name, parse in (
@@ -190,6 +190,16 @@ def read_fields(scope: Page, site: SiteConfig, page_url: str) -> RawOffer | None
     if offer.stock_quantity is None and isinstance(offer.availability, str):
         offer.stock_quantity = parse_availability(offer.availability)[1]
     return offer if found else None
+
+
+def _stock_quantity(text: str | None) -> int | None:
+    """A bare number ("12"), or a quantity stated as stock ("Only 3 left"); never the "2" of
+    "Ships in 2-3 weeks"."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\s*\d[\d,.\s]*\s*", text):
+        return parse_count(text)
+    return parse_availability(text)[1]
 
 
 def selector_offers(page: Page, site: SiteConfig, page_url: str) -> tuple[list[RawOffer], bool]:

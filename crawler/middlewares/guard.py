@@ -75,6 +75,7 @@ class PageGuardMiddleware:
         )
         retry = get_retry_request(request, spider=self.crawler.spider, reason=f"{problem} page")
         if retry is None:
+            self.stats.inc_value("pricewatch/pages_given_up")
             raise IgnoreRequest(f"{problem} page at {response.url}: not parsed")
         await asyncio.sleep(self.backoff * 2 ** request.meta.get("retry_times", 0))
         return retry

@@ -3,7 +3,8 @@
 Scrapy's RetryMiddleware retries at once; a shop that answers 429 or 503 is asking us to slow
 down. This one waits ``RETRY_BACKOFF_BASE * 2**n`` seconds before the n-th retry (capped at
 ``RETRY_BACKOFF_MAX``), or what ``Retry-After`` says, and then also holds back the whole download
-slot (the site) for that long. A ``Retry-After`` beyond ``RETRY_AFTER_MAX`` gives the request up.
+slot (the site) for that long. A ``Retry-After`` beyond ``RETRY_AFTER_MAX`` gives the request up;
+a 429 gets up to ``RETRY_RATE_LIMITED_TIMES`` retries (the shop said when to come back).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 0.5)
         self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
         self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 120.0)
+        self.rate_limited_times = settings.getint("RETRY_RATE_LIMITED_TIMES", 6)
 
     def backoff(self, request: Request) -> float:
         return min(self.backoff_max, self.backoff_base * 2 ** request.meta.get("retry_times", 0))
@@ -66,6 +68,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 return response
             wait = max(wait, retry_after)
             self._hold_slot(request, retry_after)
+        if response.status == 429 and "max_retry_times" not in request.meta:
+            # The shop said when to come back: that deserves more patience than a failure.
+            request.meta["max_retry_times"] = max(self.max_retry_times, self.rate_limited_times)
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
             return response

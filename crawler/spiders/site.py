@@ -54,6 +54,7 @@ PARSERS = {
     "gtin": normalize_gtin,
 }
 MONEY_FIELDS = {"price", "regular_price", "shipping"}
+_PLAIN_NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 
 
@@ -105,6 +106,9 @@ class SiteSpider(scrapy.Spider):
         """The site's politeness becomes this crawl's settings (they freeze after this)."""
         polite, settings = self.site.politeness, crawler.settings
         settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrency, priority="spider")
+        # Each crawl has its own downloader: a short look-ahead queue is enough, and a stop
+        # (SIGTERM) only waits for the requests already queued behind the site's delay.
+        settings.set("CONCURRENT_REQUESTS", 2 * polite.concurrency, priority="spider")
         settings.set("DOWNLOAD_DELAY", polite.delay, priority="spider")
         settings.set("ROBOTSTXT_OBEY", polite.obey_robots, priority="spider")
         settings.set("DOWNLOAD_TIMEOUT", polite.timeout, priority="spider")
@@ -312,20 +316,23 @@ def _page_offers(offers: list[Offer]) -> list[Offer]:
 
 
 def _usable(offer: Offer) -> bool:
-    """An offer counts as parsed when it says what it is and either its price or its stock."""
+    """An offer counts as parsed when it says what it is and something about price or stock."""
     return bool(offer.title or offer.gtin or offer.sku) and (
-        offer.price is not None or offer.availability != "unknown"
+        _stated(offer) or offer.availability != "unknown"
     )
 
 
 def _money(value: Any, site: SiteConfig) -> Decimal | None:
+    """An API amount: a JSON number or a machine-written "205.49" is taken as is (whatever the
+    site's display locale); anything else is text a person would read, so price-parser."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) or (isinstance(value, str) and _PLAIN_NUMBER.match(value)):
         try:
-            return Decimal(str(value))
+            amount = Decimal(str(value).strip())
         except InvalidOperation:
             return None
+        return amount if amount.is_finite() else None
     amount, _currency = parse_price(
         str(value), currency_hint=site.currency, decimal_separator=site.decimal_separator
     )

@@ -184,3 +184,42 @@ def list_(**_) -> None:
         else:
             last = "never"
         click.echo(f"{row.site:<20} {row.cadence:<36} {nxt:<20} {last}")
+
+
+@schedule.command()
+@db_option
+@click.option("--site", required=True, metavar="NAME", help="The site to plan for.")
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Product pages this cycle may fetch (the site's politeness budget per cycle).",
+)
+@click.option(
+    "--cycles-per-day",
+    type=click.FloatRange(min=0.01),
+    default=4.0,
+    show_default=True,
+    help="How many cycles a day the budget is spent in (4 for a 6h cadence).",
+)
+@click.option("--show", type=click.IntRange(min=0), default=20, show_default=True)
+def plan(site: str, budget: int, cycles_per_day: float, show: int) -> None:
+    """Show which product pages of a site a freshness-aware cycle would re-read first.
+
+    Pages whose competitors change price often, that sell well (click data) or that a manager
+    marked key (products.key_item) come first; see `pricewatch bench freshness` for the effect.
+    """
+    from pricing.freshness import plan_refresh
+
+    engine = engine_from_context()
+    result = plan_refresh(
+        engine, site, budget=budget, cycles_per_day=cycles_per_day, now=datetime.now(UTC)
+    )
+    if not result.offers:
+        raise click.ClickException(f"no offers of a site named {site!r} in the store")
+    click.echo(f"{site}: {len(result.urls)} of {result.offers} pages due this cycle")
+    for url in result.urls[:show]:
+        click.echo(f"  {url}")
+    if len(result.urls) > show:
+        click.echo(f"  ... and {len(result.urls) - show} more")

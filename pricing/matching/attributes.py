@@ -118,9 +118,20 @@ STOPWORDS = frozenset(
 
 
 # Shops shorten words; the pairwise decision treats these as the same word.
-ALIASES = {"pro": "professional", "std": "standard", "prem": "premium", "gray": "grey"}
+ALIASES = {
+    "pro": "professional",
+    "std": "standard",
+    "prem": "premium",
+    "gray": "grey",
+    "win": "windows",
+    "upg": "upgrade",
+}
 _VOWELS = frozenset("aeiou")
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+# Compounds that look like codes but are counts or ranges: "3-user", "5-pack", "1st-3rd".
+_NOT_CODE = re.compile(r"\d+-[a-z]{3,}|\d+(?:st|nd|rd|th)(?:-\d+(?:st|nd|rd|th))+")
+# A word with a version glued on: "v10", "deluxe17", "iphone15" (a word and a number).
+_GLUED_NUMBER = re.compile(r"(v|[a-z]{4,})(\d{1,2})")
 MAX_TITLE = 500  # scraped titles are untrusted; a 10 kB title says no more than its start
 
 
@@ -217,8 +228,8 @@ def profile(
     code_parts: set[str] = set()  # "del" and "2009" of "DEL-2009" are the code, not words
     for compound in _COMPOUND.findall(rest):
         joined = re.sub(r"[-/.]", "", compound)
-        if re.fullmatch(r"\d+(?:\.\d+)+", compound):
-            continue  # a version like 6.2.9 is a number, below
+        if re.fullmatch(r"\d+(?:\.\d+)+", compound) or _NOT_CODE.fullmatch(compound):
+            continue  # a version like 6.2.9 is a number, below; "3-user" is words
         if _is_code(joined) and any(c.isalpha() for c in joined):
             codes.add(joined)
             code_parts.update(tokens(compound))
@@ -235,10 +246,16 @@ def profile(
         if tok in STOPWORDS or tok in code_parts:
             continue
         tok = ALIASES.get(tok, tok)
-        words.add(tok)
         ordinal = _ORDINAL.fullmatch(tok)
         if ordinal:
             numbers.add(ordinal.group(1))
+        glued_number = _GLUED_NUMBER.fullmatch(tok)
+        if glued_number:
+            numbers.add(glued_number.group(2))
+            if glued_number.group(1) != "v":
+                words.add(glued_number.group(1))
+            continue
+        words.add(tok)
         if _is_code(tok) and not tok.isdigit():
             codes.add(tok)
     norm_mpn = normalize_mpn(mpn)

@@ -42,8 +42,32 @@ VARIANT_GROUPS: tuple[frozenset[str], ...] = tuple(
         "overear onear inear",
         "body kit",
         "xs s m l xl xxl xxxl",
+        "english spanish french german italian japanese chinese portuguese russian dutch korean",
     )
 )
+# Words that make a different edition of the same product. Said by one side only, they are
+# unexplained: the pair may still match (shops omit things), but with less confidence.
+EDITION_WORDS = frozenset(
+    [
+        "upgrade",
+        "academic",
+        "student",
+        "teacher",
+        "education",
+        "oem",
+        "trial",
+        "deluxe",
+        "premium",
+        "ultimate",
+        "extended",
+        "lite",
+    ]
+)
+ONE_SIDED_EDITION = 0.8
+# Each title naming something rare the other lacks ("sims 2 nightlife" / "sims 2 seasons") is
+# the mark of two products of one line; one-sided extras are just a wordier shop.
+RARE_SHARE = 0.6  # "rare": IDF at least this share of an unseen word's
+TWO_SIDED_RARE = 0.75
 MIN_CODE = 4  # shorter codes ("x3", "cs3") are words, not part numbers
 
 
@@ -113,10 +137,13 @@ def _descriptive(p: Profile, brand_words: frozenset[str]) -> frozenset[str]:
     )
 
 
-def _covered(a_words: frozenset[str], b_words: frozenset[str], b: Profile, idf: Idf) -> float:
+def _covered(
+    a_words: frozenset[str], b_words: frozenset[str], b: Profile, idf: Idf
+) -> tuple[float, list[str]]:
     """IDF mass of A's words that B also has: exactly, glued ("printmaster" in "print master")
-    or abbreviated ("prem" for "premium", "wrls" for "wireless")."""
+    or abbreviated ("prem" for "premium", "wrls" for "wireless"); and A's words B lacks."""
     total = 0.0
+    missing = []
     for w in a_words:
         if (
             w in b_words
@@ -128,20 +155,31 @@ def _covered(a_words: frozenset[str], b_words: frozenset[str], b: Profile, idf: 
             )
         ):
             total += idf(w) ** 2
-    return total
+        else:
+            missing.append(w)
+    return total, missing
 
 
-def text_similarity(a: Profile, b: Profile, idf: Idf) -> float:
-    """IDF-weighted cosine of the descriptive words, with soft word matching."""
+def compare_text(a: Profile, b: Profile, idf: Idf) -> tuple[float, list[str], list[str]]:
+    """IDF-weighted cosine of the descriptive words (soft word matching), and each side's
+    words the other lacks."""
     brand_words = a.brand_words | b.brand_words
     wa, wb = _descriptive(a, brand_words), _descriptive(b, brand_words)
     sa = sum(idf(w) ** 2 for w in wa)
     sb = sum(idf(w) ** 2 for w in wb)
     if not sa or not sb:
-        return 0.0
-    ca = min(1.0, _covered(wa, wb, b, idf) / sa)
-    cb = min(1.0, _covered(wb, wa, a, idf) / sb)
-    return math.sqrt(ca * cb)
+        return 0.0, [], []
+    cov_a, miss_a = _covered(wa, wb, b, idf)
+    cov_b, miss_b = _covered(wb, wa, a, idf)
+    return math.sqrt(min(1.0, cov_a / sa) * min(1.0, cov_b / sb)), miss_a, miss_b
+
+
+def text_similarity(a: Profile, b: Profile, idf: Idf) -> float:
+    return compare_text(a, b, idf)[0]
+
+
+def _rare(words: list[str], idf: Idf) -> list[str]:
+    return sorted(w for w in words if idf(w) >= RARE_SHARE * idf.unseen and not w.isdigit())
 
 
 def _codes_agree(a: Profile, b: Profile) -> str | None:
@@ -199,7 +237,7 @@ def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = Non
         if a.gtin == b.gtin:
             return PairDecision("match", 1.0, "gtin", {"gtin": a.gtin}, score=2.0)
         return PairDecision("no", 0.0, "gtin", {"gtin_conflict": [a.gtin, b.gtin]})
-    sim = text_similarity(a, b, idf)
+    sim, miss_a, miss_b = compare_text(a, b, idf)
     evidence: dict = {"text": round(sim, 3)}
     reasons = conflicts(a, b)
     method = "fuzzy"
@@ -222,6 +260,14 @@ def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = Non
         strong_b = {c for c in b.codes if len(c) >= MIN_CODE}
         if strong_a and strong_b:
             reasons.append(f"codes differ: {sorted(strong_a)[:3]} vs {sorted(strong_b)[:3]}")
+    rare_a, rare_b = _rare(miss_a, idf), _rare(miss_b, idf)
+    if rare_a and rare_b and not reasons:
+        evidence["differ"] = [rare_a[:3], rare_b[:3]]
+        score *= TWO_SIDED_RARE
+    one_sided = (a.words ^ b.words) & EDITION_WORDS
+    if one_sided and not reasons:
+        evidence["edition_one_side"] = sorted(one_sided)
+        score *= ONE_SIDED_EDITION
     if reasons:
         evidence["conflicts"] = reasons
         score *= 0.25

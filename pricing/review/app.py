@@ -26,7 +26,7 @@ from pricing.review import (
     routes_suggestions,
 )
 from pricing.review.csrf import verify_csrf
-from pricing.review.queries import FilterOptionsCache
+from pricing.review.queries import FilterOptionsCache, refresh_planner_stats
 from pricing.review.security import SecurityHeadersMiddleware
 from pricing.review.web import STATIC_DIR, make_env, render
 
@@ -62,6 +62,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
+    refresh_planner_stats(engine)
     app.state.templates = make_env(stale_after)
     app.state.filter_options = FilterOptionsCache()
     app.state.stale_after = stale_after

@@ -66,8 +66,9 @@ def home() -> Response:
 def suggestions_page(request: Request, user: CurrentUser = Depends(page_user)) -> Response:
     f, error = parse_filter(dict(request.query_params))
     context = {**_results_context(request, user, f), "filter_error": error}
-    if is_htmx(request, "results"):
-        return render(request, "_results.html", context)
+    if is_htmx(request, "results"):  # the address bar gets the canonical URL, not the raw form
+        url = "/suggestions" + ("?" + urlencode(f.query_params()) if f.query_params() else "")
+        return render(request, "_results.html", context, headers={"HX-Push-Url": url})
     return render(request, "suggestions.html", context)
 
 
@@ -77,14 +78,25 @@ def _row(
     *,
     error: str | None = None,
     editing: bool = False,
-    status_code: int = 200,
+    changed: bool = False,
 ) -> Response:
     with request.app.state.engine.connect() as conn:
         row = suggestion_row(conn, suggestion_id)
     if row is None:
         raise HTTPException(404, f"Suggestion {suggestion_id} does not exist.")
     template = "_suggestion_edit.html" if editing else "_suggestion_row.html"
-    return render(request, template, {"s": row, "row_error": error}, status_code=status_code)
+    # A changed row makes the bulk buttons' count stale: they reload themselves on this event.
+    headers = {"HX-Trigger": "suggestions-changed"} if changed else None
+    return render(request, template, {"s": row, "row_error": error}, headers=headers)
+
+
+@router.get("/suggestions/bulk-buttons")
+def bulk_buttons(request: Request, user: CurrentUser = Depends(page_user)) -> Response:
+    """The bulk approve/reject buttons for a filter, with the current pending count."""
+    f, _ = parse_filter(dict(request.query_params))
+    with request.app.state.engine.connect() as conn:
+        pending = count_matching(conn, f, status="pending") if user.can_decide else 0
+    return render(request, "_bulk.html", {"f": f, "pending_count": pending})
 
 
 @router.get("/suggestions/{suggestion_id}/row")
@@ -112,7 +124,7 @@ def edit(
         decide(request.app.state.engine, Actor.of(user), suggestion_id, "edit", price=price)
     except ActionError as exc:
         return _row(request, suggestion_id, error=str(exc), editing=True)
-    return _row(request, suggestion_id)
+    return _row(request, suggestion_id, changed=True)
 
 
 @router.post("/suggestions/{suggestion_id}/{action}")
@@ -126,8 +138,8 @@ def decide_one(
     except ActionError as exc:
         return _row(request, suggestion_id, error=str(exc))
     if not is_htmx(request):
-        return RedirectResponse(request.headers.get("referer") or "/suggestions", status_code=303)
-    return _row(request, suggestion_id)
+        return RedirectResponse("/suggestions", status_code=303)
+    return _row(request, suggestion_id, changed=True)
 
 
 @router.post("/suggestions/bulk")

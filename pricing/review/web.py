@@ -89,19 +89,28 @@ def make_env(stale_after: timedelta) -> Environment:
     return env
 
 
-def render(request: Request, template: str, context: dict, status_code: int = 200,
-           headers: dict | None = None) -> HTMLResponse:  # fmt: skip
+def render_string(request: Request, template: str, context: dict) -> str:
     """Render with what every page needs: user, CSRF token, flash messages."""
     env: Environment = request.app.state.templates
     flashes = request.session.pop("flash", []) if "flash" in request.session else []
     context.setdefault("nav", "")
-    html = env.get_template(template).render(
+    return env.get_template(template).render(
         request=request,
         user=getattr(request.state, "user", None),
         csrf=csrf_token(request),
         flashes=flashes,
         **context,
     )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict,
+    status_code: int = 200,
+    headers: dict | None = None,
+) -> HTMLResponse:
+    html = render_string(request, template, context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

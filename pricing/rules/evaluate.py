@@ -77,8 +77,8 @@ def assign_strategies(products: pd.DataFrame, sf: StrategyFile, now: datetime) -
 
 def _filter_offers(
     offers: pd.DataFrame, s: Strategy, settings: Settings, now: datetime
-) -> pd.Series:
-    """The first exclusion reason per offer row ('' when it counts)."""
+) -> np.ndarray:
+    """The first exclusion reason per offer row, as a code: 0 counts, i is EXCLUSIONS[i-1]."""
     guards = s.guards
     stale_h = guards.stale_hours or settings.stale_hours
     price = offers["price"].to_numpy()
@@ -97,14 +97,13 @@ def _filter_offers(
         offers["confidence"].to_numpy() < guards.min_confidence,
         offers["substitute"].to_numpy() & (not guards.use_substitutes),
     ]
-    reason = np.select(conditions, list(EXCLUSIONS[:-1]), default="")
+    reason = np.select(conditions, list(range(1, len(conditions) + 1)), default=0)
     if guards.outlier_pct is not None:
-        ok = reason == ""
+        ok = reason == 0
         med = pd.Series(price[ok]).groupby(offers["product_id"].to_numpy()[ok]).transform("median")
         far = np.abs(price[ok] - med.to_numpy()) > med.to_numpy() * guards.outlier_pct / 100
-        idx = np.flatnonzero(ok)[far]
-        reason[idx] = "outlier"
-    return pd.Series(reason, index=offers.index)
+        reason[np.flatnonzero(ok)[far]] = EXCLUSIONS.index("outlier") + 1
+    return reason
 
 
 def _reference(
@@ -191,19 +190,15 @@ def _evaluate_strategy(
     s: Strategy, prods: pd.DataFrame, offers: pd.DataFrame, settings: Settings, now: datetime
 ) -> tuple[pd.DataFrame, np.ndarray]:
     reason = _filter_offers(offers, s, settings, now)
-    ok = (reason == "").to_numpy()
+    ok = reason == 0
     valid = offers[ok]
-    excluded = reason[~ok]
-    counts = (
-        pd.crosstab(offers["product_id"][~ok], excluded)
-        if len(excluded)
-        else pd.DataFrame(index=pd.Index([], name="product_id"))
-    )
+    # Exclusions per product and reason: one bincount over (product position, reason code).
+    pos = prods.index.get_indexer(offers["product_id"].to_numpy())
+    k = len(EXCLUSIONS) + 1
+    counts = np.bincount(pos * k + reason, minlength=len(prods) * k).reshape(len(prods), k)
     r = pd.DataFrame(index=prods.index)
-    for name in EXCLUSIONS:
-        col = counts[name].reindex(prods.index, fill_value=0) if name in counts else 0
-        r[f"x_{name}"] = col
-        r[f"x_{name}"] = r[f"x_{name}"].astype("int64")
+    for code, name in enumerate(EXCLUSIONS, start=1):
+        r[f"x_{name}"] = counts[:, code]
 
     by = valid.groupby("product_id", sort=False)
     r["n_used"] = by.size().reindex(prods.index, fill_value=0).astype("int64")

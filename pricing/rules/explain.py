@@ -1,11 +1,13 @@
 """The sentence a pricing manager reads under each suggestion.
 
-Built column-wise from the evaluation's step columns (one string array per step, joined with
-"; "), e.g. ``lowest in-stock competitor ShopB 19.49; undercut 1% → 19.30; ending .99 → 18.99;
-floor 17.60 not reached``. When rules conflict it names the winner: ``floor 17.60 wins over
-16.80``, ``MAP 25.00 above ceiling 24.00: MAP and ceiling cannot both hold, nothing
-proposed``. Competitor names are scraped text: they are cut to 60 characters here, and the
-review app escapes them like everything else.
+Built from the evaluation's step columns, one text piece per step, joined with "; ", e.g.
+``lowest in-stock competitor ShopB 19.49; undercut 1% → 19.30; ending .99 → 18.99; floor
+17.60 not reached``. When rules conflict it names the winner: ``floor 17.60 wins over 16.80``,
+``MAP 25.00 above ceiling 24.00: MAP and ceiling cannot both hold, nothing proposed``.
+
+Pieces are computed column-wise; each amount column is formatted once per strategy.
+Competitor names are scraped text: they are cut to 60 characters here, and the review app
+escapes them like everything else.
 """
 
 from __future__ import annotations
@@ -26,38 +28,50 @@ EXCLUSION_LABELS = {
     "substitute": "substitutes",
     "outlier": "outliers",
 }
-_BINDING = {1: "floor", 2: "MAP", 3: "ceiling"}
 
 
-def money(values, mask: np.ndarray | None = None) -> np.ndarray:
-    """'19.49' per value ('' where masked out or NaN)."""
+class _Amounts:
+    """Formats an amount column ('19.49'; '' for NaN) the first time it is asked for."""
+
+    def __init__(self, r: pd.DataFrame, extra: dict[str, pd.Series]):
+        self.r, self.extra, self.cache = r, extra, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.cache:
+            source = self.extra[name] if name in self.extra else self.r[name]
+            self.cache[name] = money(source)
+        return self.cache[name]
+
+
+def money(values) -> np.ndarray:
+    """'19.49' per value ('' for NaN)."""
     arr = np.asarray(values, dtype="float64")
-    mask = ~np.isnan(arr) if mask is None else mask & ~np.isnan(arr)
+    ok = ~np.isnan(arr)
     out = np.full(len(arr), "", dtype=object)
-    out[mask] = [f"{v:.2f}" for v in arr[mask].tolist()]
+    out[ok] = [f"{v:.2f}" for v in arr[ok].tolist()]
     return out
 
 
-def _text(values, mask: np.ndarray) -> np.ndarray:
-    out = np.full(len(mask), "", dtype=object)
-    vals = np.asarray(values, dtype=object)[mask]
-    out[mask] = [str(v)[:60] for v in vals]
-    return out
+def _counts(values) -> np.ndarray:
+    return np.asarray(values).astype("int64").astype(str).astype(object)
 
 
 def _pick(mask: np.ndarray, *parts) -> np.ndarray:
     """Concatenate parts (strings or arrays) where mask holds; '' elsewhere."""
-    acc = np.full(len(mask), "", dtype=object)
+    out = np.full(len(mask), "", dtype=object)
+    if not mask.any():
+        return out
+    acc = ""
     for p in parts:
-        acc = acc + p
-    return np.where(mask, acc, "")
+        acc = acc + (p[mask] if isinstance(p, np.ndarray) else p)
+    out[mask] = acc
+    return out
 
 
-def join(*pieces: np.ndarray) -> np.ndarray:
-    acc = pieces[0]
-    for p in pieces[1:]:
-        acc = acc + np.where((acc != "") & (p != ""), "; ", "") + p
-    return acc
+def join(*pieces: np.ndarray, sep: str = "; ") -> np.ndarray:
+    """Non-empty pieces per row joined with ``sep`` (one pass over the rows)."""
+    joined = [sep.join(filter(None, row)) for row in zip(*pieces, strict=True)]
+    return np.array(joined, dtype=object) if joined else np.array([], dtype=object)
 
 
 def _ordinal(n: int) -> str:
@@ -65,21 +79,20 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _reference(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+def _reference(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
     ref = s.reference
     has = r["ref"].notna().to_numpy()
-    value = money(r["ref"])
-    site = _text(r["ref_site"], has & r["ref_site"].notna().to_numpy())
-    n_used = r["n_used"].astype(str).to_numpy(dtype=object)
+    site = r["ref_site"].astype(object).where(r["ref_site"].notna(), "").astype(str).str.slice(0, 60)
+    site = site.to_numpy(dtype=object)
     kinds = {
-        "lowest": ("lowest competitor ", site, " ", value),
-        "lowest_in_stock": ("lowest in-stock competitor ", site, " ", value),
-        "competitor": ("competitor ", site, " ", value),
-        "nth_lowest": (f"{_ordinal(ref.n or 1)}-lowest competitor ", site, " ", value),
-        "median": ("median of ", n_used, " competitor prices ", value),
-        "average": ("average of ", n_used, " competitor prices ", value),
-        "cost_plus": ("cost ", money(prods["cost"]), f" + {ref.margin_pct:g}% = ", value),
-        "current": ("our current price ", value),
+        "lowest": ("lowest competitor ", site, " ", m["ref"]),
+        "lowest_in_stock": ("lowest in-stock competitor ", site, " ", m["ref"]),
+        "competitor": ("competitor ", site, " ", m["ref"]),
+        "nth_lowest": (f"{_ordinal(ref.n or 1)}-lowest competitor ", site, " ", m["ref"]),
+        "median": ("median of ", _counts(r["n_used"]), " competitor prices ", m["ref"]),
+        "average": ("average of ", _counts(r["n_used"]), " competitor prices ", m["ref"]),
+        "cost_plus": ("cost ", m["cost"], f" + {ref.margin_pct:g}% = ", m["ref"]),
+        "current": ("our current price ", m["ref"]),
     }
     missing = {
         "lowest_in_stock": "no competitor in stock",
@@ -88,134 +101,126 @@ def _reference(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
         "cost_plus": "no cost known for cost-plus",
         "current": "no current price",
     }.get(ref.kind, "no valid competitor price")
-    return np.where(has, _pick(has, *kinds[ref.kind]), "no reference: " + missing)
+    out = _pick(has, *kinds[ref.kind])
+    out[~has] = "no reference: " + missing
+    return out
 
 
 def _ignored(r: pd.DataFrame, stale_hours: float) -> np.ndarray:
-    acc = np.full(len(r), "", dtype=object)
+    pieces = []
     for key, label in EXCLUSION_LABELS.items():
         n = r[f"x_{key}"].to_numpy()
-        if not n.any():
-            continue
-        extra = f" (>{stale_hours:g} h)" if key == "stale" else ""
-        part = _pick(n > 0, n.astype(str).astype(object), f" {label}{extra}")
-        acc = acc + np.where((acc != "") & (part != ""), ", ", "") + part
-    return np.where(acc != "", "ignored " + acc, "")
+        if n.any():
+            extra = f" (>{stale_hours:g} h)" if key == "stale" else ""
+            pieces.append(_pick(n > 0, _counts(n), f" {label}{extra}"))
+    if not pieces:
+        return np.full(len(r), "", dtype=object)
+    text = join(*pieces, sep=", ")
+    return _pick(text != "", "ignored ", text)
 
 
-def _adjustment(r: pd.DataFrame, s: Strategy) -> np.ndarray:
+def _adjustment(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
     adj = s.adjustment
-    has = r["adjusted"].notna().to_numpy()
-    after = money(r["adjusted"])
+    has = r["adjusted"].notna().to_numpy() & ~r["stock_hit"].to_numpy(dtype=bool)
     if adj.kind == "match":
-        label = "match"
-    elif adj.kind == "rank":
-        label = f"rank {adj.rank}: under " + money(r["anchor"])
-    else:
-        size = f"{adj.pct:g}%" if adj.pct is not None else f"{adj.amount:.2f}"
-        label = f"{adj.kind} {size}"
-    return _pick(has, label, " → ", after)
+        return _pick(has, "match → ", m["adjusted"])
+    if adj.kind == "rank":
+        return _pick(has, f"rank {adj.rank}: under ", m["anchor"], " → ", m["adjusted"])
+    size = f"{adj.pct:g}%" if adj.pct is not None else f"{adj.amount:.2f}"
+    return _pick(has, f"{adj.kind} {size} → ", m["adjusted"])
 
 
-def _limits(r: pd.DataFrame, s: Strategy) -> tuple[np.ndarray, np.ndarray]:
+def _limits(r: pd.DataFrame, m: _Amounts, s: Strategy) -> tuple[np.ndarray, np.ndarray]:
     """(what bound the target before the ending, reassurance notes after it)."""
     gd = s.guards
     binding = r["binding"].to_numpy()
     override = r["override"].to_numpy(dtype=bool)
-    target, clipped = money(r["target"]), money(r["clipped"])
-    bound = np.select(
-        [binding == 1, binding == 2, binding == 3], [r["floor"], r["map"], r["ceiling"]], np.nan
-    )
-    names = np.select([binding == 1, binding == 2, binding == 3], ["floor ", "MAP ", "ceiling "], "")
-    names = names.astype(object)
-    wins = binding > 0
-    wins &= binding <= 3
-    caps = (binding >= 4) & ~override
     limit = []
     if gd.max_change_pct is not None:
         limit.append(f"{gd.max_change_pct:g}%")
     if gd.max_change_amount is not None:
         limit.append(f"{gd.max_change_amount:.2f}")
     mc = f"max change {' / '.join(limit)}"
-    first = np.where(
-        override,
-        _pick(override, names, money(bound), f" wins over {mc} → ", clipped),
-        np.where(
-            wins,
-            _pick(wins, names, money(bound), " wins over ", target),
-            _pick(caps, f"{mc} caps ", target, " → ", clipped),
-        ),
-    )
+    first = np.full(len(r), "", dtype=object)
+    for code, name, col in ((1, "floor", "floor"), (2, "MAP", "map"), (3, "ceiling", "ceiling")):
+        hit = binding == code
+        first = np.where(hit & override, _pick(hit & override, f"{name} ", m[col], f" wins over {mc} → ", m["clipped"]), first)
+        first = np.where(hit & ~override, _pick(hit & ~override, f"{name} ", m[col], " wins over ", m["target"]), first)
+    caps = (binding >= 4) & ~override
+    first = np.where(caps, _pick(caps, f"{mc} caps ", m["target"], " → ", m["clipped"]), first)
     floor_ok = r["floor"].notna().to_numpy() & (binding != 1)
     map_ok = r["map"].notna().to_numpy() & (binding != 2)
-    notes = join(
-        _pick(floor_ok, "floor ", money(r["floor"]), " not reached"),
-        _pick(map_ok, "MAP ", money(r["map"]), " respected"),
+    return first, join(
+        _pick(floor_ok, "floor ", m["floor"], " not reached"),
+        _pick(map_ok, "MAP ", m["map"], " respected"),
     )
-    return first, notes
+
+
+def _reasons(r: pd.DataFrame, m: _Amounts, s: Strategy, ref: np.ndarray, ignored: np.ndarray) -> dict:
+    """Text per no-suggestion outcome, as functions of the rows that have it."""
+    gd = s.guards
+    ending = gd.ending or "cent"
+
+    def cooldown(h):
+        age = np.char.mod("%.0f", np.nan_to_num(r["cooldown_age_h"].to_numpy()[h])).astype(object)
+        return "cooldown: last change " + age + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed"
+
+    def too_few(h):
+        needs = int(r["needs"].iloc[0])
+        text = _counts(r["n_used"].to_numpy()[h]) + f" valid competitor prices, {needs} required: nothing proposed"
+        return join(text, ignored[h])
+
+    def conflict(h):
+        is_map = r["conflict"].to_numpy()[h] == 1
+        upper = m["ceiling"][h]
+        return np.where(
+            is_map,
+            "MAP " + m["map"][h] + " above ceiling " + upper + ": MAP and ceiling cannot both hold, nothing proposed",
+            "floor " + m["floor"][h] + " above ceiling " + upper + ": nothing proposed",
+        )
+
+    def no_fit(h):
+        lower = money(np.fmax(r["floor"].to_numpy()[h], r["map"].to_numpy()[h]))
+        upper = np.where(m["ceiling"][h] == "", "no ceiling", m["ceiling"][h])
+        text = f"no price ending {ending} fits between " + lower + " and " + upper + " within the max change of " + m["current"][h] + ": nothing proposed"
+        return join(ref[h], text)
+
+    return {
+        "no_current_price": lambda h: "no current price: nothing proposed",
+        "we_out_of_stock": lambda h: "we are out of stock: nothing proposed",
+        "cooldown": cooldown,
+        "too_few_competitors": too_few,
+        "no_reference": lambda h: join(ref[h] + ": nothing proposed", ignored[h]),
+        "bounds_conflict": conflict,
+        "no_price_fits": no_fit,
+    }
 
 
 def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
     """One explanation per product row of the evaluation frame ``r``."""
     outcome = r["outcome"].to_numpy()
     gd = s.guards
+    m = _Amounts(r, {"cost": prods["cost"], "current": prods["price"]})
     decided = np.isin(outcome, ["suggest", "unchanged"])
-    stock = r["stock_hit"].to_numpy(dtype=bool)
-    demand = r["demand_hit"].to_numpy(dtype=bool)
-    ref = _reference(r, prods, s)
+    ref = _reference(r, m, s)
     ignored = _ignored(r, gd.stale_hours or 48)
-    adj = np.where(stock, "", _adjustment(r, s))
-    stock_txt = (
-        _pick(stock, "all ", r["n_used"].astype(str).to_numpy(dtype=object),
-              f" competitors out of stock → raise {s.stock.raise_pct:g}% toward ceiling → ",
-              money(r["target"]))
-        if s.stock is not None
-        else np.full(len(r), "", dtype=object)
-    )
-    demand_txt = np.full(len(r), "", dtype=object)
+    pieces = [ref, ignored, _adjustment(r, m, s)]
+    if s.stock is not None:
+        stock = r["stock_hit"].to_numpy(dtype=bool)
+        pieces.append(_pick(stock, "all ", _counts(r["n_used"]), f" competitors out of stock → raise {s.stock.raise_pct:g}% toward ceiling → ", m["target"]))
     if s.demand is not None:
+        demand = r["demand_hit"].to_numpy(dtype=bool)
         e = np.char.mod("%.2f", r["elasticity_used"].fillna(0).to_numpy()).astype(object)
-        demand_txt = _pick(
-            demand, "elasticity ", e, f" → {s.demand.objective}-maximizing ", money(r["target"])
-        )
-    first, notes = _limits(r, s)
-    ending = gd.ending or "cent"
-    upward = r["ending_up"].to_numpy(dtype=bool)
-    final = money(r["final"])
-    end_txt = np.full(len(r), "", dtype=object)
+        pieces.append(_pick(demand, "elasticity ", e, f" → {s.demand.objective}-maximizing ", m["target"]))
+    first, notes = _limits(r, m, s)
+    pieces.append(first)
     if gd.ending:
-        up_txt = np.where(upward, " (upward, within limits)", "")
-        end_txt = _pick(decided, f"ending {ending}", up_txt, " → ", final)
-    same = _pick(outcome == "unchanged", "= current price: no change")
-    chain = join(ref, ignored, adj, stock_txt, demand_txt, first, end_txt, notes, same)
-
-    cur = money(prods["price"])
-    age = np.char.mod("%.0f", np.nan_to_num(r["cooldown_age_h"].to_numpy(), nan=0)).astype(object)
-    conflict = r["conflict"].to_numpy()
-    lower, upper = money(np.fmax(r["floor"], r["map"])), money(r["ceiling"])
-    reasons = {
-        "no_current_price": np.full(len(r), "no current price: nothing proposed", dtype=object),
-        "we_out_of_stock": np.full(len(r), "we are out of stock: nothing proposed", dtype=object),
-        "cooldown": "cooldown: last change " + age + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed",
-        "too_few_competitors": join(
-            r["n_used"].astype(str).to_numpy(dtype=object)
-            + f" valid competitor prices, {r['needs'].iloc[0] if len(r) else 0} required: nothing proposed",
-            ignored,
-        ),
-        "no_reference": join(ref + ": nothing proposed", ignored),
-        "bounds_conflict": np.where(
-            conflict == 1,
-            "MAP " + money(r["map"]) + " above ceiling " + upper + ": MAP and ceiling cannot both hold, nothing proposed",
-            "floor " + money(r["floor"]) + " above ceiling " + upper + ": nothing proposed",
-        ),
-        "no_price_fits": join(
-            ref,
-            f"no price ending {ending} fits between " + lower + " and " + upper + " within max change of " + cur + ": nothing proposed",
-        ),
-    }
-    out = chain.copy()
-    for key, text in reasons.items():
+        up = np.where(r["ending_up"].to_numpy(dtype=bool), " (upward, within limits)", "")
+        pieces.append(_pick(decided, f"ending {gd.ending}", up, " → ", m["final"]))
+    pieces += [notes, _pick(outcome == "unchanged", "= current price: no change")]
+    out = join(*pieces)
+    for key, text in _reasons(r, m, s, ref, ignored).items():
         hit = outcome == key
         if hit.any():
-            out[hit] = np.asarray(text, dtype=object)[hit]
+            out[hit] = text(hit)
     return out

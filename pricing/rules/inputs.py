@@ -1,12 +1,17 @@
 """What the rules engine reads: our products and the competitor offers matched to them.
 
-Two frames, loaded in a handful of set-based queries (no ORM objects: 850k offers must load
-in about a second). Money arrives as float64 (cast in SQL: Decimal objects would cost more
-than the whole evaluation), times as UTC ``datetime64``.
+Two frames, loaded with a few set-based queries. 850k offers must load in about a second, so
+the offer query returns compact columns (flags packed into one small integer, times as epoch
+seconds, money cast to float in SQL) through the driver's cursor, and numpy unpacks them:
+SQLAlchemy Row objects and Decimals would cost more than the whole evaluation (measured).
 
-Only matches a manager confirmed or that matching accepted are read; everything else an offer
+Only matches a manager confirmed or that matching accepted are read. Everything else an offer
 can be wrong about (broken run, suspect, stale, foreign currency) is *flagged* here and
 *filtered* by the evaluation, which counts each exclusion for the explanation.
+
+An offer counts as coming from a broken run when ``offers.cur_run_id`` (the last run that
+wrote or confirmed its current state) is broken: a healthy run vouches for the state it saw,
+a broken run's sighting does not, even of an unchanged price.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, String, cast, func, select, type_coerce
+from sqlalchemy import Connection, Engine, Float, String, case, cast, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from pricing.rules.config import Rates
 from pricing.store.models import (
@@ -24,7 +31,6 @@ from pricing.store.models import (
     ElasticityEstimate,
     Match,
     MatchStatus,
-    Observation,
     Offer,
     Product,
     RunHealth,
@@ -32,70 +38,96 @@ from pricing.store.models import (
 )
 
 USABLE_MATCHES = (MatchStatus.accepted.value, MatchStatus.confirmed.value)
+F_SUBSTITUTE, F_SUSPECT, F_CONFIRMED, F_IN_STOCK, F_BROKEN = 1, 2, 4, 8, 16
 
 
-def to_utc(values: pd.Series | list) -> pd.Series:
-    """Times from either driver (SQLite strings, PostgreSQL datetimes) as UTC datetime64."""
-    s = pd.Series(values, dtype=object)
-    if s.empty:
-        return pd.Series(s, dtype="datetime64[us, UTC]")
-    return pd.to_datetime(s, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+class epoch(FunctionElement):
+    """Seconds since 1970 of a timestamp column, computed by the database."""
+
+    type = Float()
+    inherit_cache = True
 
 
-def _fetch(conn: Connection, stmt) -> pd.DataFrame:
-    result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
 
 
-def _money(col):
-    return cast(col, Float)
+@compiles(epoch)
+def _epoch_default(element, compiler, **kw):
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
 
 
-def _time(col):
-    """Skip SQLAlchemy's per-row datetime parsing; pandas parses the column at once."""
-    return type_coerce(col, String)
+def _rows(conn: Connection, stmt) -> np.ndarray:
+    """Rows of a Core statement as a 2-D object array, straight from the driver's cursor."""
+    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}).string
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    width = len(stmt.selected_columns)
+    return np.array(rows, dtype=object).reshape(len(rows), width)
+
+
+def _floats(col: np.ndarray) -> np.ndarray:
+    return pd.Series(col, dtype=object).astype("float64").to_numpy()
+
+
+def from_epoch(seconds: np.ndarray) -> pd.DatetimeIndex:
+    return pd.to_datetime(_floats(seconds), unit="s", utc=True).as_unit("us")
+
+
+def _flag(cond, bit: int):
+    return case((cond, bit), else_=0)
 
 
 def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
     """Our products, indexed by id, with their elasticity (SKU's own, else category's)."""
-    cols = [
-        Product.id.label("product_id"),
-        Product.sku,
-        Product.category,
-        Product.brand,
-        _money(Product.cost).label("cost"),
-        _money(Product.price).label("price"),
-        _money(Product.floor).label("floor"),
-        _money(Product.ceiling).label("ceiling"),
-        _money(Product.map_price).label("map_price"),
-        Product.currency,
-        Product.in_stock,
-        _time(Product.price_changed_at).label("price_changed_at"),
-    ]
-    if with_tags:
-        cols.append(type_coerce(Product.tags, String).label("tags"))
-    df = _fetch(conn, select(*cols).order_by(Product.id))
-    for name in ("cost", "price", "floor", "ceiling", "map_price"):
-        df[name] = df[name].astype("float64")
-    df["in_stock"] = df["in_stock"].fillna(True).astype(bool)
-    df["price_changed_at"] = to_utc(df["price_changed_at"])
-    if with_tags:
-        df["tags"] = [
-            (json.loads(t) if isinstance(t, str) else t) or [] if t is not None else []
-            for t in df["tags"]
-        ]
-    df = df.set_index("product_id")
+    money = ("cost", "price", "floor", "ceiling", "map_price")
+    stmt = select(
+        Product.id, Product.sku, Product.category, Product.brand,
+        *(cast(getattr(Product, m), Float) for m in money),
+        Product.currency, _flag(Product.in_stock.is_(False), 1),
+        epoch(Product.price_changed_at),
+    ).order_by(Product.id)  # fmt: skip
+    a = _rows(conn, stmt)
+    df = pd.DataFrame(
+        {"sku": a[:, 1], "category": a[:, 2], "brand": a[:, 3]},
+        index=pd.Index(a[:, 0].astype("int64"), name="product_id"),
+    )
+    for i, name in enumerate(money, start=4):
+        df[name] = _floats(a[:, i])
+    df["currency"] = a[:, 9]
+    df["in_stock"] = a[:, 10].astype("int64") == 0
+    df["price_changed_at"] = from_epoch(a[:, 11])
+    df["tags"] = _tags(conn, df.index) if with_tags else [[]] * len(df)
     return _attach_elasticity(conn, df)
 
 
+def _tags(conn: Connection, index: pd.Index) -> list[list[str]]:
+    """Tags per product; JSON arrives as text on SQLite and parsed on PostgreSQL."""
+    rows = _rows(conn, select(Product.id, type_coerce(Product.tags, String)).where(Product.tags.is_not(None)))
+    found: dict[int, list] = {}
+    for pid, raw in rows:
+        if raw in ("null", "[]", ""):  # JSON null and empty lists, the common case: skip parsing
+            continue
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        if value:
+            found[int(pid)] = [str(t) for t in value] if isinstance(value, list) else [str(value)]
+    return [found.get(pid, []) for pid in index.tolist()]
+
+
 def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame:
-    est = _fetch(
+    est = _rows(
         conn,
         select(ElasticityEstimate.scope, ElasticityEstimate.key, ElasticityEstimate.elasticity)
         .where(ElasticityEstimate.elasticity.is_not(None)),
     )
-    by_sku = est[est["scope"] == "sku"].set_index("key")["elasticity"]
-    by_cat = est[est["scope"] == "category"].set_index("key")["elasticity"]
+    frame = pd.DataFrame(est, columns=["scope", "key", "elasticity"])
+    by_sku = frame[frame["scope"] == "sku"].set_index("key")["elasticity"]
+    by_cat = frame[frame["scope"] == "category"].set_index("key")["elasticity"]
     own = products["sku"].map(by_sku).astype("float64")
     pooled = products["category"].map(by_cat).astype("float64")
     products["elasticity"] = own.fillna(pooled)
@@ -104,60 +136,65 @@ def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame
 
 
 def load_offers(conn: Connection, rates: Rates, products: pd.DataFrame) -> pd.DataFrame:
-    """One row per usable match: offer state in the product's currency, plus flags.
-
-    ``broken``: the offer's current state came from (or was last confirmed by) a broken run.
-    ``convertible``: False when the offer's currency cannot be converted to the product's.
-    """
-    broken_runs = set(
-        conn.execute(select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)).scalars()
+    """One row per usable match: the offer's current state in the product's currency, flagged."""
+    sites = _rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
+    broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
+    flags = (
+        _flag(Match.substitute.is_(True), F_SUBSTITUTE)
+        + _flag(Offer.cur_suspect.is_(True), F_SUSPECT)
+        + _flag(Match.status == MatchStatus.confirmed.value, F_CONFIRMED)
+        + _flag(Offer.cur_availability == "in_stock", F_IN_STOCK)
+        + _flag(Offer.cur_run_id.in_(broken), F_BROKEN)
     )
     stmt = (
         select(
-            Match.product_id,
-            Match.offer_id,
-            Match.confidence,
-            Match.substitute,
-            Match.status.label("match_status"),
-            Site.name.label("site"),
-            _money(Offer.cur_price).label("orig_price"),
-            func.coalesce(Offer.cur_currency, Site.currency).label("orig_currency"),
-            Offer.cur_availability.label("availability"),
-            Offer.cur_suspect.label("suspect"),
-            Offer.cur_run_id.label("run_id"),
-            Observation.run_id.label("obs_run_id"),
-            _time(Offer.last_seen).label("data_at"),
-        )
-        .select_from(Match)
+            Match.product_id, Match.offer_id, Offer.site_id, cast(Offer.cur_price, Float),
+            Offer.cur_currency, Match.confidence, flags, epoch(Offer.last_seen),
+        )  # fmt: skip
         .join(Offer, Offer.id == Match.offer_id)
-        .join(Site, Site.id == Offer.site_id)
-        .outerjoin(Observation, Observation.id == Offer.current_observation_id)
         .where(Match.status.in_(USABLE_MATCHES))
     )
-    df = _fetch(conn, stmt)
-    return prepare_offers(df, products, rates, broken_runs)
+    a = _rows(conn, stmt)
+    # Sites and currencies are few: categoricals keep them as small integer codes.
+    site_ids = sites[:, 0].astype("int64")
+    code = np.searchsorted(site_ids, a[:, 2].astype("int64")) if len(site_ids) else a[:, 2]
+    site = pd.Categorical.from_codes(code, categories=pd.Index(sites[:, 1]))
+    own_cur = a[:, 4]
+    currency = np.where(pd.isna(own_cur), sites[:, 2][code] if len(sites) else None, own_cur)
+    f = a[:, 6].astype("int64")
+    df = pd.DataFrame(
+        {
+            "product_id": a[:, 0].astype("int64"),
+            "offer_id": a[:, 1].astype("int64"),
+            "site": site,
+            "orig_price": _floats(a[:, 3]),
+            "orig_currency": pd.Categorical(currency),
+            "confidence": _floats(a[:, 5]),
+            "substitute": (f & F_SUBSTITUTE) > 0,
+            "suspect": (f & F_SUSPECT) > 0,
+            "confirmed": (f & F_CONFIRMED) > 0,
+            "in_stock": (f & F_IN_STOCK) > 0,
+            "broken": (f & F_BROKEN) > 0,
+            "data_at": from_epoch(a[:, 7]),
+        }
+    )
+    return prepare_offers(df, products, rates)
 
 
-def prepare_offers(
-    df: pd.DataFrame, products: pd.DataFrame, rates: Rates, broken_runs: set[int]
-) -> pd.DataFrame:
-    """Flags and currency conversion on raw offer rows (shared by the backtest's replay)."""
-    df = df[df["product_id"].isin(products.index)].copy()
-    df["orig_price"] = df["orig_price"].astype("float64")
-    df["confidence"] = df["confidence"].astype("float64").fillna(0.0)
-    df.loc[df["match_status"] == MatchStatus.confirmed.value, "confidence"] = 1.0
-    df["substitute"] = df["substitute"].fillna(False).astype(bool)
-    df["suspect"] = df["suspect"].fillna(False).astype(bool)
-    df["in_stock"] = (df["availability"] == "in_stock").to_numpy()
-    runs = np.array(sorted(broken_runs), dtype="int64")
-    df["broken"] = df["run_id"].isin(runs).to_numpy() | df["obs_run_id"].isin(runs).to_numpy()
-    if not pd.api.types.is_datetime64_any_dtype(df["data_at"]):
-        df["data_at"] = to_utc(df["data_at"])
+def prepare_offers(df: pd.DataFrame, products: pd.DataFrame, rates: Rates) -> pd.DataFrame:
+    """Currency conversion and ordering, shared by the current-state and the backtest readers.
+
+    ``df`` has product_id, offer_id, site, orig_price, orig_currency, confidence, substitute,
+    suspect, confirmed, in_stock, broken, data_at. Rows come back sorted by (product, price).
+    """
+    df = df[df["product_id"].isin(products.index).to_numpy()]
+    df = df.assign(confidence=np.where(df["confirmed"], 1.0, df["confidence"].fillna(0.0)))
     price, ok = convert(
         df["orig_price"], df["orig_currency"], df["product_id"].map(products["currency"]), rates
     )
-    df["price"], df["convertible"] = price, ok
-    return df.sort_values(["product_id", "price"], kind="stable").reset_index(drop=True)
+    df = df.assign(price=price, convertible=ok)
+    order = np.lexsort((price, df["product_id"].to_numpy()))
+    return df.take(order).reset_index(drop=True)
 
 
 def convert(
@@ -166,15 +203,16 @@ def convert(
     """Convert amounts between currencies with the configured table; never guess.
 
     Same currency: unchanged. Different: both must be in the table, else NaN and not ok.
-    A missing currency on the offer counts as unconvertible too.
+    A missing currency on the offer (and its site) counts as unconvertible too.
     """
     table = rates.to_base()
     src = from_cur.map(table).astype("float64").to_numpy()
     dst = to_cur.map(table).astype("float64").to_numpy()
-    same = (from_cur.to_numpy() == to_cur.to_numpy()) & from_cur.notna().to_numpy()
+    same = (from_cur.astype(object).to_numpy() == to_cur.astype(object).to_numpy()) & from_cur.notna().to_numpy()
     ok = same | (~np.isnan(src) & ~np.isnan(dst))
     values = amount.to_numpy(dtype="float64")
-    converted = np.where(same, values, values * src / dst)
+    with np.errstate(invalid="ignore"):
+        converted = np.where(same, values, values * src / dst)
     return np.where(ok, converted, np.nan), ok
 
 
@@ -190,5 +228,5 @@ def load_inputs(
 
 def hours_since(times: pd.Series, now: datetime) -> np.ndarray:
     """Age in hours; NaN for missing times."""
-    delta = pd.Timestamp(now) - times
+    delta = pd.Timestamp(now) - pd.Series(times)
     return (delta.dt.total_seconds() / 3600.0).to_numpy(dtype="float64", na_value=np.nan)

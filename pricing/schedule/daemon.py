@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -32,8 +34,8 @@ from pricing.schedule.executor import CrawlExecutor, CrawlOutcome, CrawlRequest,
 from pricing.schedule.lock import ProcessLock
 from pricing.schedule.triggers import describe, period_of, trigger_for
 from pricing.store.db import make_engine
-from pricing.store.models import CrawlRun, Observation, Offer
-from pricing.store.runs import reap_stale_runs
+from pricing.store.models import CrawlRun, Observation, Offer, RunStatus
+from pricing.store.runs import _pid_alive, reap_stale_runs
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ class Scheduler:
         sites = self._sites()  # a bad site config fails here, before anything changes
         self.lock.acquire()
         try:
+            self._wait_for_orphans()
             reaped = reap_stale_runs(self.engine)
             if reaped:
                 log.warning("marked %d crawl run(s) of dead processes as interrupted", reaped)
@@ -137,6 +140,26 @@ class Scheduler:
         except BaseException:
             self.lock.release()
             raise
+
+    def _wait_for_orphans(self) -> None:
+        """Crawls of a scheduler that died got SIGTERM with it; let them close their runs
+        before we crawl those sites again (a site's crawls never overlap)."""
+        host = socket.gethostname()
+        deadline = time.monotonic() + self.settings.stop_timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                pids = conn.scalars(
+                    select(CrawlRun.pid).where(
+                        CrawlRun.status == RunStatus.running.value,
+                        CrawlRun.host == host,
+                        CrawlRun.trigger == "schedule",
+                    )
+                ).all()
+            alive = [pid for pid in pids if pid and _pid_alive(pid)]
+            if not alive:
+                return
+            log.info("waiting for crawl process(es) %s left by the previous scheduler", alive)
+            time.sleep(0.5)
 
     def _sites(self) -> dict[str, SiteConfig]:
         sites = {

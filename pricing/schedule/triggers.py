@@ -68,15 +68,24 @@ def _cron_period(cron: str, timezone: tzinfo) -> timedelta:
     return second - first
 
 
-def trigger_for(cadence: Cadence, *, timezone: tzinfo, scale: float = 1.0) -> BaseTrigger:
-    """The trigger for a cadence; ``scale`` > 1 compresses time (a fast clock)."""
+def trigger_for(
+    cadence: Cadence, *, timezone: tzinfo, scale: float = 1.0, start: datetime | None = None
+) -> BaseTrigger:
+    """The trigger for a cadence; ``scale`` > 1 compresses time (a fast clock).
+
+    ``start`` anchors an interval's grid (default: now)."""
     jitter = cadence.jitter.total_seconds() / scale or None
     if scale != 1.0:
         period = cadence.every or _cron_period(cadence.cron, timezone)
-        return IntervalTrigger(seconds=max(period.total_seconds() / scale, 0.5), jitter=jitter)
+        return IntervalTrigger(
+            seconds=max(period.total_seconds() / scale, 0.5), jitter=jitter, start_date=start
+        )
     if cadence.every is not None:
         trigger: BaseTrigger = IntervalTrigger(
-            seconds=cadence.every.total_seconds(), jitter=jitter, timezone=timezone
+            seconds=cadence.every.total_seconds(),
+            jitter=jitter,
+            timezone=timezone,
+            start_date=start,
         )
     else:
         trigger = CronTrigger.from_crontab(cadence.cron, timezone=timezone)

@@ -28,7 +28,7 @@ from pricing.store.bulk import (
     OFFERS,
     Sink,
     as_utc,
-    sink_for,
+    write_transaction,
 )
 from pricing.store.models import Availability, Site
 
@@ -154,20 +154,14 @@ class HistoryWriter:
         # A cycle holds ~10 objects per record alive at once; the cyclic collector would
         # rescan them all again and again (measured: half the CPU time). Nothing here cycles.
         gc.disable()
-        with self.engine.connect() as conn:
-            sink = sink_for(conn)
-            sink.begin()
-            try:
+        try:
+            with write_transaction(self.engine) as sink:
                 offers = self._load(sink, site_id, records)
                 new_obs, extended = self._classify(sink, run_id, records, offers, result)
                 self._flush(sink, site_id, run_id, offers, new_obs, extended)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-            finally:
-                if gc_was_on:
-                    gc.enable()
+        finally:
+            if gc_was_on:
+                gc.enable()
         return result
 
     def touch(
@@ -180,21 +174,14 @@ class HistoryWriter:
         """
         if not urls:
             return 0
-        with self.engine.connect() as conn:
-            sink = sink_for(conn)
-            sink.begin()
-            try:
-                at = sink.ts(seen_at)
-                rows = sink.load_offers(site_id, list(dict.fromkeys(urls)))
-                due = [r for r in rows if r[3] is not None and r[2] <= at]
-                sink.update(
-                    OBSERVATIONS, ("valid_to", "last_run_id"), [(r[3], at, run_id) for r in due]
-                )
-                sink.update(OFFERS, ("last_seen", "cur_run_id"), [(r[0], at, run_id) for r in due])
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+        with write_transaction(self.engine) as sink:
+            at = sink.ts(seen_at)
+            rows = sink.load_offers(site_id, list(dict.fromkeys(urls)))
+            due = [r for r in rows if r[3] is not None and r[2] <= at]
+            sink.update(
+                OBSERVATIONS, ("valid_to", "last_run_id"), [(r[3], at, run_id) for r in due]
+            )
+            sink.update(OFFERS, ("last_seen", "cur_run_id"), [(r[0], at, run_id) for r in due])
         return len(due)
 
     # steps --------------------------------------------------------------------------------

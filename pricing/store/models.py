@@ -328,6 +328,10 @@ class Suggestion(Base):
         Index("ix_suggestions_product_created", "product_id", "created_at"),
         Index("ix_suggestions_strategy", "strategy"),
         Index("ix_suggestions_change_pct", "change_pct"),
+        # Review app: the default view (one status, by change) and its common filters.
+        Index("ix_suggestions_status_change", "status", "change_pct"),
+        Index("ix_suggestions_status_strategy", "status", "strategy", "change_pct"),
+        Index("ix_suggestions_status_competitor", "status", "lowest_competitor"),
     )
 
 

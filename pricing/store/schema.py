@@ -74,14 +74,28 @@ def init_db(engine: Engine) -> InitResult:
         before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), "head")
         after = MigrationContext.configure(conn).get_current_revision()
-        missing = set(Base.metadata.tables) - set(inspect(conn).get_table_names())
+        missing = _missing_from(conn)
     if missing:
         raise SchemaOutOfDate(
-            f"the migrations do not create the tables {', '.join(sorted(missing))} of "
-            f"pricing/store/models.py; regenerate the initial migration with `{REGENERATE}`"
+            f"the migrations do not create {', '.join(missing)} of pricing/store/models.py; "
+            f"regenerate the initial migration with `{REGENERATE}`"
         )
     assert after is not None
     return InitResult(before, after)
+
+
+def _missing_from(conn: Connection) -> list[str]:
+    """Tables and columns of models.py that the database lacks (a stale migration)."""
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    missing = []
+    for name, table in Base.metadata.tables.items():
+        if name not in present:
+            missing.append(f"table {name}")
+            continue
+        columns = {c["name"] for c in inspector.get_columns(name)}
+        missing += [f"column {name}.{c.name}" for c in table.columns if c.name not in columns]
+    return missing
 
 
 def regenerate_initial_migration() -> Path:

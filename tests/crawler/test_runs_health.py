@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from crawler.health import RunFacts, evaluate, evaluate_run
-from pricing.store.history import ObservationRecord, HistoryWriter, ensure_site
+from pricing.store.history import HistoryWriter, ObservationRecord, ensure_site
 from pricing.store.models import CrawlRun, Observation, RunHealth, RunStatus
 from pricing.store.runs import (
     RunCounters,
@@ -39,6 +39,7 @@ def facts(**kw) -> RunFacts:
         parse_failures=0,
         ban_pages=0,
         truncated_pages=0,
+        given_up=0,
         suspect_items=0,
         streak=0,
         streak_start=None,

@@ -106,7 +106,10 @@ ERRORS = [
         id="concurrency",
     ),
     pytest.param(
-        with_(politeness={"delay": -1}), "politeness.delay", "greater than or equal to 0", id="delay"
+        with_(politeness={"delay": -1}),
+        "politeness.delay",
+        "greater than or equal to 0",
+        id="delay",
     ),
     pytest.param(
         with_(politeness={"timeout": 0}), "politeness.timeout", "greater than 0", id="timeout"
@@ -161,7 +164,9 @@ ERRORS = [
     ),
     pytest.param(with_(mode="crawl"), "mode", "'listing' or 'product'", id="mode"),
     pytest.param(with_(decimal_separator=" "), "decimal_separator", "'.' or ','", id="decimal"),
-    pytest.param(with_(price_rule="cheapest"), "price_rule", "'structured' or 'visible'", id="rule"),
+    pytest.param(
+        with_(price_rule="cheapest"), "price_rule", "'structured' or 'visible'", id="rule"
+    ),
     pytest.param(with_(max_pages=0), "max_pages", "greater than or equal to 1", id="max-pages"),
 ]
 

@@ -99,7 +99,9 @@ def test_ranges_and_from_say_so():
 def test_split_over_elements():
     assert parse_price_parts(["$19", "99"]).amount == Decimal("19.99")
     assert parse_price_parts(["17,", "99", "€"]).amount == Decimal("17.99")
-    assert parse_price_parts(["1 299", "00", "€"], decimal_separator=",").amount == Decimal("1299.00")
+    assert parse_price_parts(["1 299", "00", "€"], decimal_separator=",").amount == Decimal(
+        "1299.00"
+    )
     assert parse_price_parts(["$19.99"]).amount == Decimal("19.99")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from crawler.bench.sample_pages import page
 from crawler.extract import extract_offers
 from crawler.siteconfig import parse_site_config
-from tests.extract.pages import page
 
 URL = "https://shop.example/p/1"
 
@@ -58,7 +58,11 @@ def test_listing_page_by_selectors():
         "https://shop.example/p/crane-3",
     ]
     axe, saw, crane = offers
-    assert (axe.price, axe.regular_price, axe.currency) == (Decimal("39.99"), Decimal("49.99"), "EUR")
+    assert (axe.price, axe.regular_price, axe.currency) == (
+        Decimal("39.99"),
+        Decimal("49.99"),
+        "EUR",
+    )
     assert (axe.availability, axe.stock_quantity) == ("in_stock", 3)
     assert (axe.sold_count, axe.rank, axe.rating, axe.review_count) == (1200, 12, 4.5, 1234)
     assert (saw.price, saw.regular_price, saw.availability) == (Decimal("19.90"), None, "backorder")
@@ -152,10 +156,14 @@ def test_currency_disagreement_is_a_disagreement():
 
 
 def test_page_selectors_on_a_variant_page_fill_gaps_only():
-    from tests.extract.pages import PRODUCT_GROUP
+    from crawler.bench.sample_pages import PRODUCT_GROUP
 
-    html = PRODUCT_GROUP.replace("<body>", '<body><span class="price">£1.00</span><span class="rank">#3 in Knitwear</span>')
-    offers = extract_offers(html, "https://shop.example/wj", site(currency="GBP", price=".price", rank=".rank"))
+    html = PRODUCT_GROUP.replace(
+        "<body>", '<body><span class="price">£1.00</span><span class="rank">#3 in Knitwear</span>'
+    )
+    offers = extract_offers(
+        html, "https://shop.example/wj", site(currency="GBP", price=".price", rank=".rank")
+    )
     assert [o.price for o in offers] == [Decimal("59.0"), Decimal("59.0"), Decimal("64.00")]
     assert {o.rank for o in offers} == {3}
     assert {o.confidence for o in offers} == {1.0}

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from crawler.bench.sample_pages import (
+    MICRODATA_LISTING,
+    PRODUCT_GROUP,
+    SHOPIFY_OFFERS,
+    WOO_GRAPH,
+    page,
+)
 from crawler.extract import MAX_HTML_CHARS, extract_offers
-from tests.extract.pages import MICRODATA_LISTING, PRODUCT_GROUP, SHOPIFY_OFFERS, WOO_GRAPH, page
 
 URL = "https://shop.example/p/1"
 
@@ -116,7 +122,13 @@ def test_offers_array_of_sellers_for_one_item_is_one_offer():
 
 def test_prices_as_numbers_and_strings():
     for raw, expected in [(19.99, "19.99"), ("19.99", "19.99"), ("1,299.00", "1299.00"), (1299, "1299"), ("€ 5,50", "5.50")]:  # fmt: skip
-        html = page({"@type": "Product", "name": "X", "offers": {"@type": "Offer", "price": raw, "priceCurrency": "EUR"}})
+        html = page(
+            {
+                "@type": "Product",
+                "name": "X",
+                "offers": {"@type": "Offer", "price": raw, "priceCurrency": "EUR"},
+            }
+        )
         assert one(html).price == Decimal(expected), raw
 
 
@@ -150,7 +162,13 @@ def test_availability_in_every_spelling():
         "something else": "unknown",
     }
     for raw, expected in cases.items():
-        html = page({"@type": "Product", "name": "X", "offers": {"price": 5, "priceCurrency": "USD", "availability": raw}})
+        html = page(
+            {
+                "@type": "Product",
+                "name": "X",
+                "offers": {"price": 5, "priceCurrency": "USD", "availability": raw},
+            }
+        )
         assert one(html).availability == expected, raw
 
 
@@ -246,13 +264,21 @@ def test_gtin_normalized_and_invalid_dropped():
 
 def test_untrusted_text_is_cleaned_and_bounded():
     title = "Bad\u200b Title\x00 " + "x" * 5000
-    offer = one(page({"@type": "Product", "name": title, "offers": {"price": 1, "priceCurrency": "EUR"}}))
+    offer = one(
+        page({"@type": "Product", "name": title, "offers": {"price": 1, "priceCurrency": "EUR"}})
+    )
     assert offer.title.startswith("Bad Title x")
     assert len(offer.title) == 500
 
 
 def test_no_price_is_none_never_zero():
-    html = page({"@type": "Product", "name": "Crane", "offers": {"@type": "Offer", "price": "0", "priceCurrency": "EUR"}})
+    html = page(
+        {
+            "@type": "Product",
+            "name": "Crane",
+            "offers": {"@type": "Offer", "price": "0", "priceCurrency": "EUR"},
+        }
+    )
     offer = one(html)
     assert offer.price is None
     assert offer.disagreement.startswith("no usable price")
@@ -260,8 +286,9 @@ def test_no_price_is_none_never_zero():
 
 def test_oversized_page_is_not_parsed_beyond_the_limit():
     filler = "<p>" + "x" * (MAX_HTML_CHARS + 10) + "</p>"
-    late = page(body=filler) .replace(
-        "</body>", '<script type="application/ld+json">{"@type":"Product","name":"late","offers":{"price":1}}</script></body>'
+    late = page(body=filler).replace(
+        "</body>",
+        '<script type="application/ld+json">{"@type":"Product","name":"late","offers":{"price":1}}</script></body>',
     )
     assert extract_offers(late, URL) == []
 

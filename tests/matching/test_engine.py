@@ -76,7 +76,11 @@ def test_incremental_matching_keeps_manager_verdicts(db_engine):
     second = run_matching(db_engine, now=T0 + timedelta(hours=3))
     assert not second.full and second.offers_examined == 0
     # A new offer arrives, and /p4 and /p1 change their titles.
-    add_offers(db_engine, [("/p5", "Sony SoundMax SOS-1234 Headphones Over-Ear Black", None)], T0 + timedelta(hours=4))
+    add_offers(
+        db_engine,
+        [("/p5", "Sony SoundMax SOS-1234 Headphones Over-Ear Black", None)],
+        T0 + timedelta(hours=4),
+    )
     with db_engine.begin() as conn:
         conn.execute(
             update(Offer)
@@ -96,7 +100,9 @@ def test_incremental_matching_keeps_manager_verdicts(db_engine):
 
 def test_full_run_and_bad_verdicts(db_engine):
     with db_engine.begin() as conn:
-        conn.execute(insert(Product).values(sku="S1", title=PRODUCTS[2][1], brand="Sony", created_at=T0))
+        conn.execute(
+            insert(Product).values(sku="S1", title=PRODUCTS[2][1], brand="Sony", created_at=T0)
+        )
     add_offers(db_engine, [("/q", PRODUCTS[2][1], None)], T0)
     run_matching(db_engine, now=T0 + timedelta(hours=1))
     again = run_matching(db_engine, full=True, now=T0 + timedelta(hours=2))

@@ -27,7 +27,13 @@ def run(tmp_path, ours=OURS, theirs=THEIRS):
     (tmp_path / "ours.csv").write_text(ours)
     (tmp_path / "theirs.csv").write_text(theirs)
     out = tmp_path / "matches.csv"
-    args = ["match", "--catalog", str(tmp_path / "ours.csv"), "--offers", str(tmp_path / "theirs.csv")]
+    args = [
+        "match",
+        "--catalog",
+        str(tmp_path / "ours.csv"),
+        "--offers",
+        str(tmp_path / "theirs.csv"),
+    ]
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     return result, out
 

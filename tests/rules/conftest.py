@@ -20,8 +20,8 @@ PRODUCT_DEFAULTS = dict(
     elasticity=None,
 )
 OFFER_DEFAULTS = dict(
-    price=20.0, currency="USD", availability="in_stock", suspect=False, run_id=1,
-    obs_run_id=1, age_h=1.0, confidence=0.95, substitute=False, match_status="accepted",
+    price=20.0, currency="USD", availability="in_stock", suspect=False, broken=False,
+    age_h=1.0, confidence=0.95, substitute=False, match_status="accepted",
 )
 
 
@@ -32,10 +32,9 @@ def strategy_file(*strategies: dict, **settings) -> object:
 
 
 def frames(
-    products: list[dict], offers: list[dict], rates: Rates | None = None,
-    broken_runs: set[int] = frozenset(), now: datetime = NOW,
+    products: list[dict], offers: list[dict], rates: Rates | None = None, now: datetime = NOW
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Products and offers frames exactly as the store loader shapes them."""
+    """Products and offers frames shaped exactly as the store loader shapes them."""
     prows = []
     for i, p in enumerate(products, start=1):
         row = {**PRODUCT_DEFAULTS, **p, "product_id": p.get("product_id", i)}
@@ -54,25 +53,31 @@ def frames(
             {
                 "product_id": row.get("product_id", 1),
                 "offer_id": j,
-                "confidence": row["confidence"],
-                "substitute": row["substitute"],
-                "match_status": row["match_status"],
                 "site": row.get("site", f"shop{j}"),
                 "orig_price": row["price"],
                 "orig_currency": row["currency"],
-                "availability": row["availability"],
+                "confidence": row["confidence"],
+                "substitute": row["substitute"],
                 "suspect": row["suspect"],
-                "run_id": row["run_id"],
-                "obs_run_id": row["obs_run_id"],
+                "confirmed": row["match_status"] == "confirmed",
+                "in_stock": row["availability"] == "in_stock",
+                "broken": row["broken"],
                 "data_at": now - timedelta(hours=row["age_h"]),
             }
         )
-    cols = list(orows[0]) if orows else ["product_id", "offer_id", "confidence", "substitute",
-        "match_status", "site", "orig_price", "orig_currency", "availability", "suspect",
-        "run_id", "obs_run_id", "data_at"]
-    raw = pd.DataFrame(orows, columns=cols)
+    raw = pd.DataFrame(orows, columns=RAW_OFFER_COLUMNS)
+    raw["orig_price"] = raw["orig_price"].astype("float64")
+    raw["confidence"] = raw["confidence"].astype("float64")
+    for col in ("substitute", "suspect", "confirmed", "in_stock", "broken"):
+        raw[col] = raw[col].astype(bool)
     raw["data_at"] = pd.to_datetime(raw["data_at"], utc=True)
-    return prod, prepare_offers(raw, prod, rates or Rates(), set(broken_runs))
+    return prod, prepare_offers(raw, prod, rates or Rates())
+
+
+RAW_OFFER_COLUMNS = [
+    "product_id", "offer_id", "site", "orig_price", "orig_currency", "confidence", "substitute",
+    "suspect", "confirmed", "in_stock", "broken", "data_at",
+]
 
 
 class StoreBuilder:

@@ -17,7 +17,7 @@ PRICEWATCH = str(Path(sys.executable).parent / "pricewatch")
 class Proc:
     """A `pricewatch ...` child; its merged stdout/stderr is collected by a thread."""
 
-    def __init__(self, *args: str, cwd: Path | None = None, env: dict | None = None):
+    def __init__(self, *args: str, cwd: Path | None = None, env: dict | None = None, base_env=None):
         self.popen = subprocess.Popen(
             [PRICEWATCH, *args],
             stdout=subprocess.PIPE,
@@ -25,7 +25,11 @@ class Proc:
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={
+                **(os.environ if base_env is None else base_env),
+                "PYTHONUNBUFFERED": "1",
+                **(env or {}),
+            },
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -35,7 +35,9 @@ class Response:
         return ["".join(node.css("::text").getall()).strip() for node in sel.css(query)]
 
 
-def fetch(url: str, method: str = "GET", headers: dict | None = None, timeout: float = 10) -> Response:
+def fetch(
+    url: str, method: str = "GET", headers: dict | None = None, timeout: float = 10
+) -> Response:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:

@@ -30,7 +30,10 @@ def rows(engine: Engine, url: str = URL) -> list[Observation]:
     with session_scope(engine) as s:
         return list(
             s.scalars(
-                select(Observation).join(Offer).where(Offer.url == url).order_by(Observation.valid_from)
+                select(Observation)
+                .join(Offer)
+                .where(Offer.url == url)
+                .order_by(Observation.valid_from)
             )
         )
 
@@ -71,7 +74,12 @@ def test_thousand_identical_observations_make_one_row(db_engine, site):
 def test_point_in_time_returns_the_state_valid_at_t(db_engine, site):
     writer = HistoryWriter(db_engine)
     h = timedelta(hours=1)
-    for at, price in [(T0, "10.00"), (T0 + h, "10.00"), (T0 + 3 * h, "12.50"), (T0 + 5 * h, "11.00")]:
+    for at, price in [
+        (T0, "10.00"),
+        (T0 + h, "10.00"),
+        (T0 + 3 * h, "12.50"),
+        (T0 + 5 * h, "11.00"),
+    ]:
         writer.write(site, None, [rec(at, price)])
     oid = offer(db_engine).id
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:59:48.642816
+Create Date: 2026-11-25 07:02:23.242383
 
 """
 
@@ -306,7 +306,16 @@ def upgrade() -> None:
             "ix_suggestions_product_created", ["product_id", "created_at"], unique=False
         )
         batch_op.create_index(
+            "ix_suggestions_status_change", ["status", "change_pct"], unique=False
+        )
+        batch_op.create_index(
+            "ix_suggestions_status_competitor", ["status", "lowest_competitor"], unique=False
+        )
+        batch_op.create_index(
             "ix_suggestions_status_product", ["status", "product_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_suggestions_status_strategy", ["status", "strategy", "change_pct"], unique=False
         )
         batch_op.create_index("ix_suggestions_strategy", ["strategy"], unique=False)
 
@@ -433,7 +442,10 @@ def downgrade() -> None:
     op.drop_table("decisions")
     with op.batch_alter_table("suggestions", schema=None) as batch_op:
         batch_op.drop_index("ix_suggestions_strategy")
+        batch_op.drop_index("ix_suggestions_status_strategy")
         batch_op.drop_index("ix_suggestions_status_product")
+        batch_op.drop_index("ix_suggestions_status_competitor")
+        batch_op.drop_index("ix_suggestions_status_change")
         batch_op.drop_index("ix_suggestions_product_created")
         batch_op.drop_index("ix_suggestions_change_pct")
 

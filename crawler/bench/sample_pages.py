@@ -1,6 +1,6 @@
 """Hand-written page snippets modelled on real shop markup (Shopify, WooCommerce/Yoast,
 Magento, BigCommerce, Google's merchant examples). Shared by the extraction tests and by
-``pricewatch bench parse-price``."""
+``pricewatch bench parse-price``, which pads them with :func:`boilerplate` to real page size."""
 
 from __future__ import annotations
 
@@ -53,7 +53,11 @@ WOO_GRAPH = page(
                         ],
                     }
                 ],
-                "aggregateRating": {"@type": "AggregateRating", "ratingValue": 4.6, "ratingCount": 87},
+                "aggregateRating": {
+                    "@type": "AggregateRating",
+                    "ratingValue": 4.6,
+                    "ratingCount": 87,
+                },
             },
         ],
     }
@@ -156,3 +160,38 @@ MICRODATA_LISTING = """<html><body><ul>
  <div itemprop="offers" itemscope itemtype="http://schema.org/Offer"><span itemprop="price" content="9.99">9,99 €</span>
  <meta itemprop="priceCurrency" content="EUR"><link itemprop="availability" href="http://schema.org/InStock"></div></li>
 </ul></body></html>"""
+
+
+def boilerplate(kb: int = 80) -> str:
+    """Navigation, footer and inline script as real shop pages carry (most of their bytes)."""
+    nav = "".join(
+        f'<li class="nav-item"><a href="/c/{i}" class="nav-link" data-id="{i}">Category {i}</a>'
+        f'<ul class="sub">{"".join(f"<li><a href=/c/{i}/{j}>Sub {j}</a></li>" for j in range(8))}</ul></li>'
+        for i in range(40)
+    )
+    script = "<script>window.__STATE__=" + json.dumps({"k": ["v" * 40] * 200}) + ";</script>"
+    block = f'<header><nav><ul class="menu">{nav}</ul></nav></header>{script}'
+    footer = (
+        "<footer>"
+        + "".join(f"<p class='legal'>Line {i} of small print.</p>" for i in range(60))
+        + "</footer>"
+    )
+    text = block + footer
+    while len(text) < kb * 1024:
+        text += block
+    return text[: kb * 1024].rsplit("<", 1)[0]
+
+
+def padded(html: str, kb: int = 80) -> str:
+    """``html`` with real-page bulk in its body."""
+    return html.replace("<body>", "<body>" + boilerplate(kb), 1)
+
+
+#: (name, page, url) representative of the crawl: mostly product pages with JSON-LD, some
+#: with microdata/OpenGraph too, some listings.
+REPRESENTATIVE = (
+    ("woo_graph", WOO_GRAPH, "https://shop.example/p/kettle/"),
+    ("product_group", PRODUCT_GROUP, "https://shop.example/wj"),
+    ("shopify_offers", SHOPIFY_OFFERS, "https://shop.example/products/trail-sock"),
+    ("microdata_listing", MICRODATA_LISTING, "https://shop.example/c/lamps"),
+)

@@ -1,0 +1,107 @@
+"""Pages over real HTTP: product chart, ops with a real APScheduler job store, audit rollback,
+the CLI commands."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from pricing.cli import main
+from pricing.store.models import Product, Suggestion, User
+from tests.review.conftest import csrf_from
+
+
+def tick(message: str) -> None:
+    """A scheduled job for the job store (never run: the scheduler is created paused)."""
+
+
+def test_product_page_shows_prices_margin_chart_matches_and_clicks(server, login_as):
+    html = login_as("anna").get("/products/SKU-001?days=30").text
+    assert 'id="our-price">100.00<' in html
+    assert "40.0 %" in html  # margin (100 - 60) / 100
+    svg = html[html.index("<svg id=\"price-chart\""): html.index("</svg>", html.index("price-chart"))]
+    assert svg.count('class="stockout"') == 1  # shop-02's middle period
+    assert svg.count("stockout-line") == 1
+    assert len(re.findall(r'<g class="series"', svg)) == 3
+    assert "our-price" in svg
+    assert "62 %" in html and "fuzzy" in html  # match confidence and method
+    assert "Second line of the explanation." in html
+    assert "last 30 days" in html and "10.0 %" in html  # conversion = 2 orders / 20 clicks
+
+
+def test_match_confirm_from_the_product_page(server, sqlite_store, login_as):
+    anna = login_as("anna")
+    mid = sqlite_store.match_ids["drill-fuzzy"]
+    row = anna.post_csrf(f"/products/SKU-001/matches/{mid}/confirm", headers={"HX-Request": "true"})
+    assert row.status_code == 200 and "confirmed" in row.text and row.text.lstrip().startswith("<tr")
+    # A match of another product cannot be decided through this product's URL.
+    assert anna.post_csrf(f"/products/SKU-002/matches/{mid}/reject").status_code == 404
+    json = anna.get("/api/products/SKU-001").json()
+    assert {m["id"]: m["status"] for m in json["matches"]}[mid] == "confirmed"
+
+
+def test_ops_page_shows_health_and_the_real_scheduler_job_table(server, sqlite_store, login_as):
+    anna = login_as("anna")
+    html = anna.get("/ops").text
+    assert "No schedule" in html
+    assert "items per page fell" in html and "h-broken" in html
+    store = SQLAlchemyJobStore(engine=sqlite_store.engine)
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
+    scheduler.start(paused=True)
+    next_run = datetime.now(UTC) + timedelta(hours=2)
+    scheduler.add_job(tick, "interval", hours=6, args=["x"], id="crawl-shop-01",
+                      name="crawl shop-01", next_run_time=next_run)  # fmt: skip
+    scheduler.shutdown(wait=False)
+    html = anna.get("/ops").text
+    assert "crawl shop-01" in html and "interval[6:00:00]" in html
+    assert next_run.strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_audit_page_rolls_back_an_applied_price(server, sqlite_store, login_as):
+    anna = login_as("anna")
+    anna.post_csrf(f"/api/suggestions/{sqlite_store.s['drill']}/approve")
+    assert anna.post_csrf("/api/exports/mark", json={"status": "applied"}).json()["count"] == 2
+    page = anna.get("/audit?action=apply_price").text
+    forms = re.findall(r'action="/audit/(\d+)/rollback"', page)
+    assert len(forms) == 2
+    entry = next(a for a in anna.get("/api/audit").json() if a["entity_id"] == "SKU-001")
+    response = anna.post(f"/audit/{entry['id']}/rollback", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    with sqlite_store.engine.connect() as conn:
+        assert conn.execute(select(Product.price).where(Product.sku == "SKU-001")).scalar() == 100
+    page = anna.get("/audit").text
+    assert "Rolled back: price is 100" in page and "rollback price" in page
+    assert len(re.findall(r'action="/audit/(\d+)/rollback"', page)) == 1  # only SKU-007's now
+
+
+def test_cli_users_add_and_export(sqlite_store, tmp_path):
+    db = str(sqlite_store.engine.url.database)
+    runner = CliRunner()
+    result = runner.invoke(main, ["users", "add", "maria", "--role", "manager", "--password-stdin",
+                                  "--db", db], input="a-long-password\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bad = runner.invoke(main, ["users", "add", "maria", "--role", "manager", "--password-stdin",
+                               "--db", db], input="a-long-password\n")  # fmt: skip
+    assert bad.exit_code != 0 and "already exists" in bad.output
+    prompt = runner.invoke(main, ["users", "add", "olga", "--role", "viewer", "--db", db],
+                           input="another-password\nanother-password\n")  # fmt: skip
+    assert prompt.exit_code == 0, prompt.output
+    with sqlite_store.engine.connect() as conn:
+        roles = dict(conn.execute(select(User.name, User.role)).all())
+    assert roles["maria"] == "manager" and roles["olga"] == "viewer"
+
+    out = tmp_path / "approved.xlsx"
+    result = runner.invoke(main, ["export", "--format", "xlsx", "--out", str(out), "--mark", "exported",
+                                  "--db", db])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:2] == b"PK" and "exported 1 approved price" in result.output
+    with sqlite_store.engine.connect() as conn:
+        status = conn.execute(select(Suggestion.status).where(Suggestion.id == sqlite_store.s["shears"]))
+        assert status.scalar() == "exported"
+    csv = runner.invoke(main, ["export", "--db", db])
+    assert csv.stdout.startswith("suggestion_id,sku,title") and "exported 0" in csv.stderr
