@@ -47,6 +47,7 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0  # seconds before answering
     hang: bool = False  # never answer (a timeout); the server closes after TIMEOUT_SECONDS
+    length: int | None = None  # Content-Length when it differs from len(body) (HEAD)
 
 
 @dataclass(slots=True)
@@ -160,7 +161,9 @@ class ShopHandler:
             body = zlib.compress(body, 1, wbits=31)
             out.append(("Content-Encoding", "gzip"))
         out.append(("Vary", "Accept-Encoding"))
-        return Reply(page.status, b"" if method == "HEAD" else body, out)
+        if method == "HEAD":
+            return Reply(page.status, b"", out, length=len(body))
+        return Reply(page.status, body, out)
 
     # -- control endpoints ---------------------------------------------------------------
     def control(self, method: str, path: str, query: str) -> Reply:

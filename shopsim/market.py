@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,17 @@ class Market:
         self._state: State | None = None
         self._lock = threading.Lock()
         self.base_urls: dict[str, str] = {}  # filled while a server serves this market
+        # Strings are derived on demand; a bounded cache keeps hot pages cheap to re-render.
+        self._slug = lru_cache(maxsize=65536)(lambda pid: slugify(products.title(pid)))
+        self._title = lru_cache(maxsize=65536)(
+            lambda i: shop_title(
+                products,
+                int(offers.product[i]),
+                int(offers.title_var[i]),
+                sites[int(offers.shop[i])].title_noise,
+                int(offers.hostile[i]),
+            )  # fmt: skip
+        )
         # Per shop: every URL id (current and pre-move) sorted, for O(log n) lookups.
         self._ids: list[tuple[np.ndarray, np.ndarray]] = []
         for s in sites:
@@ -159,7 +171,11 @@ class Market:
 
     # -- one offer ---------------------------------------------------------------------
     def slug(self, i: int) -> str:
-        return slugify(self.products.title(int(self.offers.product[i])))
+        return self._slug(int(self.offers.product[i]))
+
+    def title(self, site: SiteSpec, i: int) -> str:
+        """The offer's title as its shop words it (fixed for the offer's life)."""
+        return self._title(int(i))
 
     def path(self, site: SiteSpec, i: int, state: State) -> str:
         return site.product_path(self.slug(i), int(state.code[i]))
@@ -188,7 +204,7 @@ class Market:
         return OfferView(
             index=i,
             path=self.path(site, i, state),
-            title=shop_title(p, pid, int(o.title_var[i]), site.title_noise, int(o.hostile[i])),
+            title=self._title(i),
             brand=p.brand_name(pid) if site.show_brand else None,
             gtin=str(p.gtin[pid]) if site.show_ids else None,
             mpn=p.mpn(pid) if site.show_ids else None,
@@ -255,6 +271,11 @@ class Market:
         for col in ("stock_quantity", "review_count", "sold_count", "rank"):
             frame[col] = frame[col].astype("Int64")
         return frame
+
+    def truth_all(self, at: datetime | None = None) -> pd.DataFrame:
+        """Every shop's truth in one frame, with a ``site`` column (e.g. the true matches)."""
+        frames = [self.truth(s.name, at).assign(site=s.name) for s in self.sites]
+        return pd.concat(frames, ignore_index=True)
 
     def catalog_frame(self) -> pd.DataFrame:
         return catalog_frame(self.products)

@@ -24,7 +24,11 @@ class ProgressReporter:
     def __init__(self, crawler: Crawler):
         if not crawler.settings.getbool("PRICEWATCH_PROGRESS"):
             raise NotConfigured("PRICEWATCH_PROGRESS is off")
-        self.context = context_of(crawler)
+        try:
+            self.context = context_of(crawler)
+        except NotConfigured:  # a plain spider (the benchmark's baseline) reports too
+            self.context = None
+        self.crawler = crawler
         self.stats = crawler.stats
         self.interval = crawler.settings.getfloat("PRICEWATCH_PROGRESS_INTERVAL", 0.5)
         self.started = time.monotonic()
@@ -43,9 +47,11 @@ class ProgressReporter:
     def report(self, state: str = "running", **extra) -> None:
         stats = self.stats.get_stats()
         counters = counters_from_stats(stats)
+        context = self.context
         line = {
-            "site": self.context.site.name,
-            "run_id": self.context.run_id,
+            "site": context.site.name if context else getattr(self.crawler.spider, "label", ""),
+            "run_id": context.run_id if context else None,
+            "time": time.time(),
             "state": state,
             "pages": counters.pages,
             "items": counters.items,

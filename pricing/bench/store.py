@@ -9,6 +9,7 @@ and Observation objects) on a subset of cycle 1, on SQLite.
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 import time
@@ -174,6 +175,8 @@ def bench_store(rows: int, baseline_rows: int, pg_url: str | None, as_json: bool
     figures["baseline_orm_sqlite_rows_per_s"] = baseline
     figures["ratio"] = res["cycle1_rows_per_s"] / baseline
     figures["peak_rss_mb"] = peak_rss_mb()
+    # Other work on the machine slows every figure: say how busy it was.
+    figures["loadavg_1m"] = os.getloadavg()[0]
     click.echo(f"baseline (ORM add_all, {baseline_rows} rows, SQLite): {baseline:,.0f} rows/s")
     emit("store", figures, as_json)
 

@@ -8,8 +8,10 @@ prices, creates a demo login and serves the review app until Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import time
 from pathlib import Path
@@ -38,6 +40,10 @@ def _fresh_workdir(workdir: Path) -> None:
     if sites.is_dir():
         for path in sites.glob("shop-*.yaml"):
             path.unlink()
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _bind(port: int) -> socket.socket:
@@ -86,6 +92,14 @@ def demo(workdir: Path, port: int, sites: int, products: int, seed: int) -> None
     price elasticity, suggests prices, creates a demo login and serves the review app. Prints
     the URL and the login. Ctrl-C stops all of it.
     """
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the demo as Ctrl-C does
+    # Every step stops cleanly on Ctrl-C (crawls close their runs): then say so and exit 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(workdir.resolve(), port, sites, products, seed)
+    click.echo("\ndemo stopped")
+
+
+def _run(workdir: Path, port: int, sites: int, products: int, seed: int) -> None:
     import uvicorn
 
     from crawler.runner import crawl_sites
@@ -100,7 +114,6 @@ def demo(workdir: Path, port: int, sites: int, products: int, seed: int) -> None
     from pricing.store.schema import init_db
     from shopsim import Market, serve_in_thread
 
-    workdir = workdir.resolve()
     _fresh_workdir(workdir)
     sock = _bind(port)  # fail before the minute of work, not after
     db_url = f"sqlite:///{workdir / DB_FILE}"
@@ -165,5 +178,4 @@ def demo(workdir: Path, port: int, sites: int, products: int, seed: int) -> None
             engine, secret_key=os.environ.get("PRICEWATCH_SECRET_KEY") or secrets.token_urlsafe(32)
         )
         config = uvicorn.Config(app, log_level="warning")
-        uvicorn.Server(config).run(sockets=[sock])
-    click.echo("demo stopped")
+        uvicorn.Server(config).run(sockets=[sock])  # re-raises Ctrl-C after a clean shutdown

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from w3lib.html import remove_tags, remove_tags_with_content
 
@@ -162,6 +163,7 @@ def tokens(text: str) -> list[str]:
     return _SPLIT.findall(text)
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_code(tok: str) -> bool:
     """A model or part code: letters and digits mixed ("m315", "sgh-t249"), or a long number."""
     has_digit = any(c.isdigit() for c in tok)
@@ -193,6 +195,7 @@ class Profile:
     mpn: str | None
 
 
+@lru_cache(maxsize=1 << 16)
 def _colour(word: str) -> str | None:
     if word in COLOURS:
         return word

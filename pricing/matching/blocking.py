@@ -88,25 +88,24 @@ class Blocker:
             part = offers[start : start + self.chunk]
             scores = (self._vectors(part) @ self.matrix).tocsr()
             for r, p in enumerate(part):
+                exact = self.gtins.get(p.gtin, []) if p.gtin else []
+                if exact:  # an equal valid GTIN settles it: no need to rank anything else
+                    out.append(exact)
+                    continue
                 lo, hi = scores.indptr[r], scores.indptr[r + 1]
                 cols, vals = scores.indices[lo:hi], scores.data[lo:hi]
                 if len(vals) > self.pool:
                     keep = np.argpartition(-vals, self.pool)[: self.pool]
                     cols, vals = cols[keep], vals[keep]
-                shortlist = self._rerank(p, cols.tolist(), vals.tolist())
-                exact = self.gtins.get(p.gtin, []) if p.gtin else []
-                out.append(exact + [c for c in shortlist if c not in exact])
+                out.append(self._rerank(p, cols.tolist(), vals.tolist()))
         return out
 
     def _rerank(self, p: Profile, cols: list[int], vals: list[float]) -> list[int]:
         """Order the shortlist by *all* shared words, common ones included: among siblings that
         share every rare word, "red" is what tells the red one apart."""
-        idf = self.idf
+        w2 = {w: self.idf(w) ** 2 for w in p.words}
         ranked = sorted(
-            (
-                -(v + sum(idf(w) ** 2 for w in p.words & self.catalog[c].words)),
-                c,
-            )
+            (-(v + sum(w2[w] for w in p.words & self.catalog[c].words)), c)
             for c, v in zip(cols, vals, strict=True)
         )
         return [c for _, c in ranked[: self.top_k]]

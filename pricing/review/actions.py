@@ -93,6 +93,15 @@ def audit(
     ).scalar_one()
 
 
+def cents(value: Decimal | None) -> Decimal | None:
+    """58.4000 (the store keeps 4 places) -> 58.40; a price with real sub-cent digits stays."""
+    if value is None:
+        return None
+    value = Decimal(value)
+    rounded = value.quantize(Decimal("0.01"))
+    return rounded if rounded == value else value
+
+
 def parse_price(text: str | Decimal | float) -> Decimal:
     """A price typed by a person: positive, at most 2 decimals after rounding, sane size."""
     try:
@@ -172,8 +181,8 @@ def decide(
             action,
             "suggestion",
             suggestion_id,
-            old=f"{row.status} {before}",
-            new=f"{new_status} {after}",
+            old=f"{row.status} {cents(before)}",
+            new=f"{new_status} {cents(after)}",
             details={"sku": row.sku},
         )
 
@@ -283,8 +292,8 @@ def apply_prices(engine: Engine, actor: Actor, ids: Sequence[int] | None = None)
                 "apply_price",
                 "product",
                 r.sku,
-                old=old_price,
-                new=new_price,
+                old=cents(old_price),
+                new=cents(new_price),
                 details={"suggestion_id": r.id},
             )
     return len(rows)
@@ -335,8 +344,8 @@ def rollback_price(engine: Engine, actor: Actor, audit_id: int) -> Decimal | Non
             "rollback_price",
             "product",
             entry.entity_id,
-            old=product.price,
-            new=latest.old_price,
+            old=cents(product.price),
+            new=cents(latest.old_price),
             details={"rollback_of": audit_id},
         )
     return latest.old_price

@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from pricing.review import (
     auth,
+    routes_admin,
     routes_api,
     routes_audit,
     routes_exports,
@@ -85,6 +86,7 @@ def create_app(
         routes_ops,
         routes_audit,
         routes_exports,
+        routes_admin,
     ):
         app.include_router(module.router)
     app.include_router(routes_api.router, prefix="/api")
@@ -116,8 +118,15 @@ def _error_handlers(app: FastAPI) -> None:
         return _error(request, 422, problems)
 
 
-_TITLES = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "Not found",
-           405: "Method not allowed", 409: "Conflict", 422: "Invalid input"}  # fmt: skip
+_TITLES = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Invalid input",
+}
 
 
 def _error(request: Request, status: int, detail: str, headers: dict | None = None) -> Response:

@@ -132,6 +132,12 @@ def page_manager(user: CurrentUser = Depends(page_user)) -> CurrentUser:
     return user
 
 
+def page_admin(user: CurrentUser = Depends(page_user)) -> CurrentUser:
+    if not user.can(Role.admin):
+        raise HTTPException(403, "Only admins manage users.")
+    return user
+
+
 def api_user(user: CurrentUser | None = Depends(optional_user)) -> CurrentUser:
     if user is None:
         raise HTTPException(401, "Not logged in.")

@@ -15,8 +15,18 @@ from decimal import Decimal
 
 from pricing.review.web import as_utc
 
-PALETTE = ["#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d",
-           "#9333ea", "#ea580c", "#0d9488"]  # fmt: skip
+PALETTE = [
+    "#2563eb",
+    "#d97706",
+    "#059669",
+    "#7c3aed",
+    "#db2777",
+    "#0891b2",
+    "#65a30d",
+    "#9333ea",
+    "#ea580c",
+    "#0d9488",
+]
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
 STRIP = 5  # height of one series' stock-out strip

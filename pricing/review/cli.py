@@ -18,10 +18,14 @@ def review() -> None:
 @review.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: any free port, printed at start).")  # fmt: skip
-@click.option("--https-only", is_flag=True,
-              help="Behind TLS: Secure cookies and HSTS.")  # fmt: skip
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port, printed at start).",
+)
+@click.option("--https-only", is_flag=True, help="Behind TLS: Secure cookies and HSTS.")
 def serve(host: str, port: int, https_only: bool) -> None:
     """Serve the review app (pages at /suggestions, JSON API under /api/).
 
@@ -47,10 +51,17 @@ def users() -> None:
 @users.command("add")
 @db_option
 @click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), required=True,
-              help="viewer reads; manager approves, rejects, edits, exports; admin also manages users.")  # fmt: skip
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from the first line of standard input (for scripts).")  # fmt: skip
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "manager", "admin"]),
+    required=True,
+    help="viewer reads; manager approves, rejects, edits, exports; admin also manages users.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
 def users_add(name: str, role: str, password_stdin: bool) -> None:
     """Create the account NAME (asks for the password unless --password-stdin)."""
     from pricing.review.auth import UserError, create_user
@@ -86,14 +97,30 @@ def users_list() -> None:
 
 @click.command()
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
-              show_default=True, help="File format.")  # fmt: skip
-@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write here (default: CSV to standard output; XLSX needs --out).")  # fmt: skip
-@click.option("--mark", type=click.Choice(["exported"]),
-              help="Mark exactly the exported suggestions as exported (same transaction).")  # fmt: skip
-@click.option("--apply", "apply_", is_flag=True,
-              help="Afterwards make approved/exported suggestions our prices (audited).")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write here (default: CSV to standard output; XLSX needs --out).",
+)
+@click.option(
+    "--mark",
+    type=click.Choice(["exported"]),
+    help="Mark exactly the exported suggestions as exported (same transaction).",
+)
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Afterwards make approved/exported suggestions our prices (audited).",
+)
 def export(fmt: str, out: Path | None, mark: str | None, apply_: bool) -> None:
     """Export approved prices (approved and auto-approved suggestions not yet exported)."""
     from pricing.review.actions import Actor, apply_prices
@@ -109,7 +136,10 @@ def export(fmt: str, out: Path | None, mark: str | None, apply_: bool) -> None:
     else:
         out.write_bytes(data)
     note = f", marked {mark}" if mark else ""
-    click.echo(f"exported {count} approved price{'s' if count != 1 else ''}{note}"
-               + (f" to {out}" if out else ""), err=True)  # fmt: skip
+    click.echo(
+        f"exported {count} approved price{'s' if count != 1 else ''}{note}"
+        + (f" to {out}" if out else ""),
+        err=True,
+    )
     if apply_:
         click.echo(f"applied {apply_prices(engine, actor)} prices", err=True)

@@ -12,7 +12,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
-from pricing.review.actions import EXPORTABLE, Actor, mark_exported
+from pricing.review.actions import EXPORTABLE, Actor, cents, mark_exported
 from pricing.store.models import Product, Suggestion
 
 S, P = Suggestion.__table__.c, Product.__table__.c
@@ -21,8 +21,18 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-COLUMNS = ["suggestion_id", "sku", "title", "currency", "current_price", "new_price",
-           "change_pct", "strategy", "status", "decided_at"]  # fmt: skip
+COLUMNS = [
+    "suggestion_id",
+    "sku",
+    "title",
+    "currency",
+    "current_price",
+    "new_price",
+    "change_pct",
+    "strategy",
+    "status",
+    "decided_at",
+]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -41,7 +51,7 @@ def approved_frame(conn: Connection) -> pd.DataFrame:
             S.strategy,
             S.status,
             S.decided_at,
-        )  # fmt: skip
+        )
         .join(Product, P.id == S.product_id)
         .where(S.status.in_(EXPORTABLE))
         .order_by(P.sku, S.id)
@@ -52,6 +62,8 @@ def approved_frame(conn: Connection) -> pd.DataFrame:
     frame["new_price"] = frame["final_price"].where(
         frame["final_price"].notna(), frame["proposed_price"]
     )
+    for col in ("current_price", "new_price"):
+        frame[col] = frame[col].map(lambda v: None if pd.isna(v) else cents(v))
     return frame[COLUMNS]
 
 
@@ -65,7 +77,7 @@ def render_frame(frame: pd.DataFrame, fmt: Format) -> bytes:
     frame = frame.copy()
     for col in ("sku", "title", "strategy", "status", "currency"):
         frame[col] = frame[col].map(_defuse)
-    frame["decided_at"] = frame["decided_at"].map(lambda d: d.isoformat() if d is not None else "")
+    frame["decided_at"] = frame["decided_at"].map(lambda d: d.isoformat() if pd.notna(d) else "")
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
     for col in ("current_price", "new_price"):  # numbers, not text, in the spreadsheet

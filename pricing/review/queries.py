@@ -21,9 +21,7 @@ from pricing.store.models import Product, Suggestion, SuggestionStatus
 
 S, P = Suggestion.__table__.c, Product.__table__.c
 
-STATUS_CHOICES = ["open", *[s.value for s in SuggestionStatus], "all"]
-# "open" = what still waits for, or can still take, a manager's decision.
-OPEN_STATUSES = (SuggestionStatus.pending.value,)
+STATUS_CHOICES = [*[s.value for s in SuggestionStatus], "all"]
 
 SORTS = {
     "change": S.change_pct,
@@ -109,9 +107,7 @@ def _conditions(f: SuggestionFilter, dialect: str = "") -> tuple[list, bool]:
     ranged = S.change_pct
     if dialect == "sqlite" and f.status != "all":
         ranged = S.change_pct + 0
-    if f.status == "open":
-        where.append(S.status.in_(OPEN_STATUSES))
-    elif f.status != "all":
+    if f.status != "all":
         where.append(S.status == f.status)
     if f.strategy:
         where.append(S.strategy == f.strategy)
@@ -121,11 +117,11 @@ def _conditions(f: SuggestionFilter, dialect: str = "") -> tuple[list, bool]:
         where.append(ranged >= f.change_min)
     if f.change_max is not None:
         where.append(ranged <= f.change_max)
-    # margin_* columns are fractions (0.25 = 25 %); people type percent.
+    # margin_* columns are percent of the price, as the rules engine writes them.
     if f.margin_min is not None:
-        where.append(S.margin_after >= f.margin_min / 100)
+        where.append(S.margin_after >= f.margin_min)
     if f.margin_max is not None:
-        where.append(S.margin_after <= f.margin_max / 100)
+        where.append(S.margin_after <= f.margin_max)
     product_where = []
     if f.category:
         product_where.append(P.category == f.category)
@@ -218,7 +214,10 @@ def list_suggestions(conn: Connection, f: SuggestionFilter) -> Page:
     ids = conn.execute(ids_stmt).scalars().all()
     rows = []
     if ids:
-        by_id = {r.id: r for r in conn.execute(select(*ROW_COLUMNS).select_from(_FROM).where(S.id.in_(ids)))}
+        by_id = {
+            r.id: r
+            for r in conn.execute(select(*ROW_COLUMNS).select_from(_FROM).where(S.id.in_(ids)))
+        }
         rows = [by_id[i] for i in ids if i in by_id]
     return Page(rows, count_matching(conn, f), f.page, f.per_page)
 
@@ -271,7 +270,7 @@ class FilterOptionsCache:
     the lists change only when the catalog is imported or the rules engine runs.
     """
 
-    def __init__(self, ttl: float = 60.0) -> None:
+    def __init__(self, ttl: float = 300.0) -> None:
         self.ttl = ttl
         self._value: FilterOptions | None = None
         self._at = 0.0

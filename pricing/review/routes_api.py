@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -48,7 +49,7 @@ class SuggestionOut(BaseModel):
     proposed_price: Decimal
     final_price: Decimal | None
     change_pct: float
-    margin_before: float | None = Field(description="fraction of the price, 0.25 = 25 %")
+    margin_before: float | None = Field(description="percent of the price, 25.0 = 25 %")
     margin_after: float | None
     competitor_count: int
     lowest_competitor: str | None
@@ -202,13 +203,29 @@ def product(request: Request, sku: str, user: CurrentUser = Depends(api_user)) -
         p = product_by_sku(conn, sku)
         matches = product_matches(conn, p.id)
     return ProductOut(
-        sku=p.sku, title=p.title, brand=p.brand, category=p.category, currency=p.currency,
-        price=p.price, cost=p.cost,
-        matches=[MatchOut(id=m.id, site=m.site, title=m.title, url=m.url, price=m.cur_price,
-                          currency=m.cur_currency, availability=m.cur_availability,
-                          confidence=m.confidence, method=m.method, status=m.status)
-                 for m in matches],
-    )  # fmt: skip
+        sku=p.sku,
+        title=p.title,
+        brand=p.brand,
+        category=p.category,
+        currency=p.currency,
+        price=p.price,
+        cost=p.cost,
+        matches=[
+            MatchOut(
+                id=m.id,
+                site=m.site,
+                title=m.title,
+                url=m.url,
+                price=m.cur_price,
+                currency=m.cur_currency,
+                availability=m.cur_availability,
+                confidence=m.confidence,
+                method=m.method,
+                status=m.status,
+            )
+            for m in matches
+        ],
+    )
 
 
 @router.post("/matches/{match_id}/{verdict}")
@@ -231,10 +248,14 @@ def exports_approved(request: Request, user: CurrentUser = Depends(api_user)) ->
     with request.app.state.engine.connect() as conn:
         frame = approved_frame(conn)
     return [
-        {**row, "current_price": _s(row["current_price"]), "new_price": _s(row["new_price"]),
-         "decided_at": as_utc(row["decided_at"]).isoformat() if row["decided_at"] else None}
+        {
+            **row,
+            "current_price": _s(row["current_price"]),
+            "new_price": _s(row["new_price"]),
+            "decided_at": row["decided_at"].isoformat() if pd.notna(row["decided_at"]) else None,
+        }
         for row in frame.to_dict(orient="records")
-    ]  # fmt: skip
+    ]
 
 
 def _s(value: Decimal | None) -> str | None:

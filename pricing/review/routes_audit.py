@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, func, select
 
-from pricing.review.actions import ActionError, Actor, rollback_price
+from pricing.review.actions import ActionError, Actor, cents, rollback_price
 from pricing.review.auth import CurrentUser, page_manager, page_user
 from pricing.review.web import flash, render
 from pricing.store.models import AuditLog, Product, ProductPriceChange
@@ -67,9 +67,16 @@ def audit_page(
         actions = [
             a for (a,) in conn.execute(select(AuditLog.action).distinct().order_by(AuditLog.action))
         ]
-    context = {"nav": "audit", "entries": entries, "total": total, "page": page,
-               "pages": max(1, -(-total // PER_PAGE)), "can_roll": can_roll, "actions": actions,
-               "filters": {"entity": entity or "", "action": action or "", "actor": actor or ""}}  # fmt: skip
+    context = {
+        "nav": "audit",
+        "entries": entries,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PER_PAGE)),
+        "can_roll": can_roll,
+        "actions": actions,
+        "filters": {"entity": entity or "", "action": action or "", "actor": actor or ""},
+    }
     return render(request, "audit.html", context)
 
 
@@ -79,7 +86,7 @@ def rollback(
 ) -> Response:
     try:
         price = rollback_price(request.app.state.engine, Actor.of(user), audit_id)
-        flash(request, f"Rolled back: price is {price} again.")
+        flash(request, f"Rolled back: price is {cents(price)} again.")
     except ActionError as exc:
         flash(request, str(exc), "error")
     return RedirectResponse("/audit", status_code=303)

@@ -43,8 +43,10 @@ class Job:
 
 
 def site_health(conn: Connection) -> list[SiteHealth]:
-    sites = {s.id: SiteHealth(s.id, s.name, s.base_url, None, None, 0)
-             for s in conn.execute(select(Site.id, Site.name, Site.base_url).order_by(Site.name))}  # fmt: skip
+    sites = {
+        s.id: SiteHealth(s.id, s.name, s.base_url, None, None, 0)
+        for s in conn.execute(select(Site.id, Site.name, Site.base_url).order_by(Site.name))
+    }
     runs = conn.execute(
         select(CrawlRun.__table__).order_by(CrawlRun.started_at.desc()).limit(RECENT_RUNS)
     ).all()
@@ -103,6 +105,12 @@ def ops_page(request: Request, user: CurrentUser = Depends(page_user)) -> Respon
         sites = site_health(conn)
         runs = recent_runs(conn)
     counts = {h: sum(1 for s in sites if s.last and s.last.health == h) for h in RunHealth}
-    context = {"nav": "ops", "sites": sites, "runs": runs, "jobs": scheduled_jobs(engine),
-               "counts": counts, "never": sum(1 for s in sites if s.last is None)}  # fmt: skip
+    context = {
+        "nav": "ops",
+        "sites": sites,
+        "runs": runs,
+        "jobs": scheduled_jobs(engine),
+        "counts": counts,
+        "never": sum(1 for s in sites if s.last is None),
+    }
     return render(request, "ops.html", context)

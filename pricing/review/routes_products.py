@@ -73,7 +73,7 @@ def product_matches(conn: Connection, product_id: int, only: int | None = None) 
             Offer.cur_currency,
             Offer.cur_availability,
             Offer.last_seen,
-        )  # fmt: skip
+        )
         .join(Offer, Offer.id == Match.offer_id)
         .join(Site, Site.id == Offer.site_id)
         .where(Match.product_id == product_id)
@@ -94,7 +94,7 @@ def competitor_series(conn: Connection, matches: list, since: datetime) -> list[
                 Observation.valid_to,
                 Observation.price,
                 Observation.availability,
-            )  # fmt: skip
+            )
             .where(Observation.offer_id == m.offer_id, Observation.valid_to >= since)
             .order_by(Observation.valid_from)
             .limit(MAX_OBSERVATIONS)
@@ -172,9 +172,17 @@ def product_page(
         if product.price and product.cost is not None
         else None
     )
-    context = {"nav": "suggestions", "p": product, "margin": margin, "matches": matches,
-               "chart": chart, "days": days, "s": suggestion, "funnels": stats,
-               "last_click_day": last_click_day}  # fmt: skip
+    context = {
+        "nav": "suggestions",
+        "p": product,
+        "margin": margin,
+        "matches": matches,
+        "chart": chart,
+        "days": days,
+        "s": suggestion,
+        "funnels": stats,
+        "last_click_day": last_click_day,
+    }
     return render(request, "product.html", context)
 
 

@@ -37,10 +37,9 @@ def money(value: Decimal | float | None, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
-def pct(value: float | None, *, fraction: bool = False, sign: bool = False) -> str:
+def pct(value: float | None, *, sign: bool = False) -> str:
     if value is None:
         return "—"
-    value = value * 100 if fraction else value
     return f"{value:+.1f} %" if sign else f"{value:.1f} %"
 
 
@@ -54,6 +53,11 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     if seconds < 86400 * 2:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+def duration(value: timedelta) -> str:
+    hours = value.total_seconds() / 3600
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
 
 
 def when(value: datetime | None) -> str:
@@ -84,7 +88,7 @@ def make_env(stale_after: timedelta) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, pct=pct, age=age, when=when, short=short, safe_url=safe_url)
-    env.globals.update(urlencode=urlencode, stale_after=stale_after)
+    env.globals.update(urlencode=urlencode, stale_after=duration(stale_after))
     env.tests["stale"] = lambda dt: dt is None or datetime.now(UTC) - as_utc(dt) > stale_after
     return env
 

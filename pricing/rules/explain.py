@@ -107,16 +107,21 @@ def _reference(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
 
 
 def _ignored(r: pd.DataFrame, stale_hours: float) -> np.ndarray:
+    """'ignored 2 stale (>48 h), 1 suspect' where any offer was excluded."""
+    counts = r[[f"x_{key}" for key in EXCLUSION_LABELS]].to_numpy()
+    out = np.full(len(r), "", dtype=object)
+    rows = counts.any(axis=1)
+    if not rows.any():
+        return out
+    counts = counts[rows]
     pieces = []
-    for key, label in EXCLUSION_LABELS.items():
-        n = r[f"x_{key}"].to_numpy()
+    for j, (key, label) in enumerate(EXCLUSION_LABELS.items()):
+        n = counts[:, j]
         if n.any():
             extra = f" (>{stale_hours:g} h)" if key == "stale" else ""
             pieces.append(_pick(n > 0, _counts(n), f" {label}{extra}"))
-    if not pieces:
-        return np.full(len(r), "", dtype=object)
-    text = join(*pieces, sep=", ")
-    return _pick(text != "", "ignored ", text)
+    out[rows] = "ignored " + join(*pieces, sep=", ")
+    return out
 
 
 def _adjustment(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
@@ -156,55 +161,52 @@ def _limits(r: pd.DataFrame, m: _Amounts, s: Strategy) -> tuple[np.ndarray, np.n
     )
 
 
-def _reasons(r: pd.DataFrame, m: _Amounts, s: Strategy, ref: np.ndarray, ignored: np.ndarray) -> dict:
-    """Text per no-suggestion outcome, as functions of the rows that have it."""
-    gd = s.guards
-    ending = gd.ending or "cent"
-
-    def cooldown(h):
-        age = np.char.mod("%.0f", np.nan_to_num(r["cooldown_age_h"].to_numpy()[h])).astype(object)
-        return "cooldown: last change " + age + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed"
-
-    def too_few(h):
-        needs = int(r["needs"].iloc[0])
-        text = _counts(r["n_used"].to_numpy()[h]) + f" valid competitor prices, {needs} required: nothing proposed"
-        return join(text, ignored[h])
-
-    def conflict(h):
-        is_map = r["conflict"].to_numpy()[h] == 1
-        upper = m["ceiling"][h]
-        return np.where(
-            is_map,
-            "MAP " + m["map"][h] + " above ceiling " + upper + ": MAP and ceiling cannot both hold, nothing proposed",
-            "floor " + m["floor"][h] + " above ceiling " + upper + ": nothing proposed",
-        )
-
-    def no_fit(h):
-        lower = money(np.fmax(r["floor"].to_numpy()[h], r["map"].to_numpy()[h]))
-        upper = np.where(m["ceiling"][h] == "", "no ceiling", m["ceiling"][h])
-        text = f"no price ending {ending} fits between " + lower + " and " + upper + " within the max change of " + m["current"][h] + ": nothing proposed"
-        return join(ref[h], text)
-
-    return {
-        "no_current_price": lambda h: "no current price: nothing proposed",
-        "we_out_of_stock": lambda h: "we are out of stock: nothing proposed",
-        "cooldown": cooldown,
-        "too_few_competitors": too_few,
-        "no_reference": lambda h: join(ref[h] + ": nothing proposed", ignored[h]),
-        "bounds_conflict": conflict,
-        "no_price_fits": no_fit,
-    }
-
-
-def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
-    """One explanation per product row of the evaluation frame ``r``."""
-    outcome = r["outcome"].to_numpy()
+def _reason(key: str, r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+    """Why nothing is proposed, for the rows ``r`` whose outcome is ``key``."""
     gd = s.guards
     m = _Amounts(r, {"cost": prods["cost"], "current": prods["price"]})
-    decided = np.isin(outcome, ["suggest", "unchanged"])
-    ref = _reference(r, m, s)
+    n = len(r)
+    if key in ("no_current_price", "we_out_of_stock"):
+        text = "no current price" if key == "no_current_price" else "we are out of stock"
+        return np.full(n, text + ": nothing proposed", dtype=object)
+    if key == "cooldown":
+        age = np.char.mod("%.0f", np.nan_to_num(r["cooldown_age_h"].to_numpy())).astype(object)
+        return "cooldown: last change " + age + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed"
     ignored = _ignored(r, gd.stale_hours or 48)
-    pieces = [ref, ignored, _adjustment(r, m, s)]
+    if key == "too_few_competitors":
+        needs = int(r["needs"].iloc[0])
+        text = _counts(r["n_used"]) + f" valid competitor prices, {needs} required: nothing proposed"
+        return join(text, ignored)
+    if key == "no_reference":
+        text = _reference(r, m, s)
+        if s.adjustment.kind == "rank":
+            has = r["ref"].notna().to_numpy()
+            rank = s.adjustment.rank
+            need = _pick(has, f"rank {rank} needs {rank} valid competitor prices, have ", _counts(r["n_used"]))
+            text = np.where(has, need, text)
+        return join(text + ": nothing proposed", ignored)
+    if key == "bounds_conflict":
+        return np.where(
+            r["conflict"].to_numpy() == 1,
+            "MAP " + m["map"] + " above ceiling " + m["ceiling"] + ": MAP and ceiling cannot both hold, nothing proposed",
+            "floor " + m["floor"] + " above ceiling " + m["ceiling"] + ": nothing proposed",
+        )
+    # no_price_fits
+    lower = money(np.fmax(r["floor"].to_numpy(), r["map"].to_numpy()))
+    lower = np.where(lower == "", "0.01", lower)
+    upper = np.where(m["ceiling"] == "", "no ceiling", m["ceiling"])
+    text = (
+        f"no price ending {gd.ending or 'cent'} fits between " + lower + " and " + upper
+        + " within the max change of " + m["current"] + ": nothing proposed"
+    )
+    return join(_reference(r, m, s), text)
+
+
+def _chain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+    """Step by step, for rows where a price was decided (a suggestion or 'no change')."""
+    gd = s.guards
+    m = _Amounts(r, {"cost": prods["cost"], "current": prods["price"]})
+    pieces = [_reference(r, m, s), _ignored(r, gd.stale_hours or 48), _adjustment(r, m, s)]
     if s.stock is not None:
         stock = r["stock_hit"].to_numpy(dtype=bool)
         pieces.append(_pick(stock, "all ", _counts(r["n_used"]), f" competitors out of stock → raise {s.stock.raise_pct:g}% toward ceiling → ", m["target"]))
@@ -216,11 +218,19 @@ def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
     pieces.append(first)
     if gd.ending:
         up = np.where(r["ending_up"].to_numpy(dtype=bool), " (upward, within limits)", "")
-        pieces.append(_pick(decided, f"ending {gd.ending}", up, " → ", m["final"]))
-    pieces += [notes, _pick(outcome == "unchanged", "= current price: no change")]
-    out = join(*pieces)
-    for key, text in _reasons(r, m, s, ref, ignored).items():
+        pieces.append(_pick(np.ones(len(r), dtype=bool), f"ending {gd.ending}", up, " → ", m["final"]))
+    pieces += [notes, _pick(r["outcome"].to_numpy() == "unchanged", "= current price: no change")]
+    return join(*pieces)
+
+
+def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+    """One explanation per product row of the evaluation frame ``r``."""
+    outcome = r["outcome"].to_numpy()
+    out = np.full(len(r), "", dtype=object)
+    decided = np.isin(outcome, ["suggest", "unchanged"])
+    if decided.any():
+        out[decided] = _chain(r[decided], prods[decided], s)
+    for key in np.unique(outcome[~decided]):
         hit = outcome == key
-        if hit.any():
-            out[hit] = text(hit)
+        out[hit] = _reason(str(key), r[hit], prods[hit], s)
     return out

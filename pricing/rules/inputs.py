@@ -17,6 +17,7 @@ a broken run's sighting does not, even of an unchanged price.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -102,12 +103,12 @@ def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
     df["currency"] = a[:, 9]
     df["in_stock"] = a[:, 10].astype("int64") == 0
     df["price_changed_at"] = from_epoch(a[:, 11])
-    df["tags"] = _tags(conn, df.index) if with_tags else [[]] * len(df)
+    df["tags"] = _tags(conn).reindex(df.index) if with_tags else np.nan
     return _attach_elasticity(conn, df)
 
 
-def _tags(conn: Connection, index: pd.Index) -> list[list[str]]:
-    """Tags per product; JSON arrives as text on SQLite and parsed on PostgreSQL."""
+def _tags(conn: Connection) -> pd.Series:
+    """Tag lists of the products that have any (JSON text on SQLite, parsed on PostgreSQL)."""
     rows = _rows(conn, select(Product.id, type_coerce(Product.tags, String)).where(Product.tags.is_not(None)))
     found: dict[int, list] = {}
     for pid, raw in rows:
@@ -116,7 +117,7 @@ def _tags(conn: Connection, index: pd.Index) -> list[list[str]]:
         value = json.loads(raw) if isinstance(raw, str) else raw
         if value:
             found[int(pid)] = [str(t) for t in value] if isinstance(value, list) else [str(value)]
-    return [found.get(pid, []) for pid in index.tolist()]
+    return pd.Series(found, dtype=object)
 
 
 def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame:
@@ -135,8 +136,13 @@ def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame
     return products
 
 
-def load_offers(conn: Connection, rates: Rates, products: pd.DataFrame) -> pd.DataFrame:
-    """One row per usable match: the offer's current state in the product's currency, flagged."""
+def load_offers(
+    conn: Connection, rates: Rates, products: pd.DataFrame, id_range: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """One row per usable match: the offer's current state in the product's currency, flagged.
+
+    ``id_range``: only products with ``lo <= id < hi`` (lets two connections share the work).
+    """
     sites = _rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
     broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
     flags = (
@@ -154,6 +160,8 @@ def load_offers(conn: Connection, rates: Rates, products: pd.DataFrame) -> pd.Da
         .join(Offer, Offer.id == Match.offer_id)
         .where(Match.status.in_(USABLE_MATCHES))
     )
+    if id_range is not None:
+        stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
     a = _rows(conn, stmt)
     # Sites and currencies are few: categoricals keep them as small integer codes.
     site_ids = sites[:, 0].astype("int64")
@@ -217,13 +225,30 @@ def convert(
 
 
 def load_inputs(
-    engine: Engine, rates: Rates, *, with_tags: bool = False
+    engine: Engine, rates: Rates, *, with_tags: bool = False, workers: int = 2
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Products and offers as of now, read in one transaction (a consistent snapshot)."""
-    with engine.connect() as conn, conn.begin():
+    """Products and offers as of now.
+
+    The offer query is split by product id over ``workers`` connections in threads: SQLite
+    and psycopg release the GIL while the database works, so two cores read at once (the
+    read was the largest share of a suggest run). Each connection reads its own snapshot;
+    a write landing between them can only make a product's offers a moment newer.
+    """
+    with engine.connect() as conn:
         products = load_products(conn, with_tags=with_tags)
-        offers = load_offers(conn, rates, products)
-    return products, offers
+    if workers <= 1 or len(products) < 10_000:
+        with engine.connect() as conn:
+            return products, load_offers(conn, rates, products)
+    ids = products.index.to_numpy()
+    cuts = [int(ids[len(ids) * i // workers]) for i in range(workers)] + [int(ids[-1]) + 1]
+
+    def part(i: int) -> pd.DataFrame:
+        with engine.connect() as conn:
+            return load_offers(conn, rates, products, (cuts[i], cuts[i + 1]))
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(part, range(workers)))
+    return products, pd.concat(parts, ignore_index=True)
 
 
 def hours_since(times: pd.Series, now: datetime) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, bindparam, cast, insert, literal, select, update
+from sqlalchemy import Connection, Engine, String, cast, insert, literal, select
 
 from pricing.rules.config import StrategyFile, load_strategies
 from pricing.rules.evaluate import Evaluation, evaluate
@@ -86,7 +86,7 @@ def suggestion_rows(ev: Evaluation, run_id: str, now: datetime, sf: StrategyFile
             "margin_after": np.round(after, 3),
             "competitor_count": s["n_used"].to_numpy(dtype="int64"),
             "lowest_competitor": s["lowest_site"].astype(object).str.slice(0, 100).to_numpy(),
-            "oldest_data_at": s["oldest_data_at"].to_numpy(dtype=object),
+            "oldest_data_at": s["oldest_data_at"].array,
             "explanation": s["explanation"].to_numpy(dtype=object),
             "status": np.where(
                 auto, SuggestionStatus.auto_approved.value, SuggestionStatus.pending.value
@@ -105,24 +105,46 @@ COLUMNS = (
 
 
 def _py(values) -> list:
-    """Python values with None for NaN/NaT/NA (what drivers expect)."""
-    return [None if v is None or v != v or v is pd.NaT else v for v in list(values)]
+    """Python values with None for NaN/NA (what drivers expect)."""
+    return [None if v is None or v != v else v for v in np.asarray(values, dtype=object).tolist()]
+
+
+def _stamps(sink, times: pd.Series) -> list:
+    """Storage forms of a datetime column; vectorized when the sink stores ISO text."""
+    present = times.notna().to_numpy()
+    if not present.any():
+        return [None] * len(times)
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ").astype(object)
+    first = int(np.flatnonzero(present)[0])
+    if sink.ts(times.iloc[first].to_pydatetime()) != text[first]:  # not a text-storing sink
+        return [sink.ts(t.to_pydatetime()) if ok else None for t, ok in zip(times, present, strict=True)]
+    return np.where(present, text, None).tolist()
 
 
 def records(rows: pd.DataFrame) -> list[dict]:
-    """The rows as dicts (for ORM or Core inserts)."""
-    cols = {c: _py(rows[c].astype(object)) for c in COLUMNS}
-    cols["oldest_data_at"] = [v.to_pydatetime() if v is not None else None for v in cols["oldest_data_at"]]
-    return [dict(zip(COLUMNS, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+    """The rows as dicts of Python values (for ORM or Core inserts)."""
+    cols = {c: _py(rows[c]) for c in COLUMNS if c != "oldest_data_at"}
+    cols["oldest_data_at"] = [
+        t.to_pydatetime() if ok else None
+        for t, ok in zip(rows["oldest_data_at"], rows["oldest_data_at"].notna(), strict=True)
+    ]
+    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
-def _insert_rows(conn: Connection, rows: pd.DataFrame) -> None:
+def _insert_rows(conn: Connection, rows: pd.DataFrame, now: datetime) -> None:
     """Bulk insert through the store's sink (driver executemany on SQLite, COPY on PostgreSQL)."""
     sink = sink_for(conn)
-    cols = {c: _py(rows[c].astype(object)) for c in COLUMNS}
-    for c in ("created_at", "oldest_data_at", "decided_at"):
-        cols[c] = [None if v is None else sink.ts(v) for v in cols[c]]
-    sink.insert(Suggestion.__table__, COLUMNS, list(zip(*cols.values(), strict=True)))
+    stamp = sink.ts(now)
+    auto = (rows["status"] == SuggestionStatus.auto_approved.value).to_numpy()
+    cols = {c: _py(rows[c]) for c in COLUMNS if c not in ("created_at", "oldest_data_at", "decided_at")}
+    cols["created_at"] = [stamp] * len(rows)
+    cols["oldest_data_at"] = _stamps(sink, rows["oldest_data_at"])
+    cols["decided_at"] = np.where(auto, stamp, None).tolist()
+    for c in ("current_price", "proposed_price"):
+        cols[c] = [None if v is None else sink.money(v) for v in cols[c]]
+    data = list(zip(*(cols[c] for c in COLUMNS), strict=True))
+    sink.insert(Suggestion.__table__, COLUMNS, data)
 
 
 def write_suggestions(
@@ -137,12 +159,9 @@ def write_suggestions(
     decided_set = set(decided.tolist())
     stale_ids = [sid for sid, pid in pending if pid in decided_set]
     if stale_ids:
-        conn.execute(
-            update(Suggestion)
-            .where(Suggestion.id == bindparam("sid"))
-            .values(status=SuggestionStatus.superseded.value, decided_at=now),
-            [{"sid": sid} for sid in stale_ids],
-        )
+        sink = sink_for(conn)
+        values = (SuggestionStatus.superseded.value, sink.ts(now))
+        sink.update(Suggestion.__table__, ("status", "decided_at"), [(i, *values) for i in stale_ids])
         conn.execute(
             insert(AuditLog).values(
                 at=now, actor=ACTOR, action="supersede", entity="suggestion",
@@ -151,7 +170,7 @@ def write_suggestions(
             )
         )
     if len(rows):
-        _insert_rows(conn, rows)
+        _insert_rows(conn, rows, now)
     auto = int((rows["status"] == SuggestionStatus.auto_approved.value).sum()) if len(rows) else 0
     if auto:
         mine = (Suggestion.suggest_run == run_id) & (

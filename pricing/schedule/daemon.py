@@ -274,10 +274,29 @@ class Scheduler:
                     report = run_suggestions(self.engine, self.settings.strategies)
                     record.suggested = report.suggested
                 if self.alerts is not None:
+                    if not outcome.run_ids:  # the crawl died before recording a run
+                        self.alerts.submit([process_failed_alert(outcome)])
                     self.alerts.check(since=outcome.started_at)
         except Exception as exc:  # one bad cycle must not stop the schedule
             log.exception("after crawling %s", record.site)
             record.error = f"{type(exc).__name__}: {exc}"
+
+
+def process_failed_alert(outcome: CrawlOutcome):
+    """A crawl process that exited without recording a run (bad config, crash, no database)."""
+    from pricing.alerts import Alert, AlertKind
+    from pricing.alerts.detect import clean
+
+    last = clean(
+        outcome.output_tail.strip().splitlines()[-1] if outcome.output_tail.strip() else "", 200
+    )
+    return Alert(
+        AlertKind.crawl_health,
+        key=f"crawl:{outcome.site}",
+        state=f"exit {outcome.returncode}",
+        text=f"{outcome.site}: crawl process exited {outcome.returncode} without recording a run ({last})",
+        magnitude=2.0,  # as bad as broken: no data at all
+    )
 
 
 def changes_by_runs(engine: Engine, run_ids: list[int], since: datetime) -> int:

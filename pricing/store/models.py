@@ -332,6 +332,7 @@ class Suggestion(Base):
         Index("ix_suggestions_status_change", "status", "change_pct"),
         Index("ix_suggestions_status_strategy", "status", "strategy", "change_pct"),
         Index("ix_suggestions_status_competitor", "status", "lowest_competitor"),
+        Index("ix_suggestions_status_margin", "status", "margin_after"),
     )
 
 

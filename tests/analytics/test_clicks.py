@@ -69,8 +69,8 @@ def test_bad_file_is_refused_whole_with_line_numbers(store, tmp_path):
     )
     assert (
         "add_to_cart 'x'" in problems[2]
-        and "revenue '-3'" in problems[2]
-        and "price '0'" in problems[2]
+        and "revenue: must not be negative: -3" in problems[2]
+        and "price must be positive" in problems[2]
     )
     assert "duplicate of line 4" in problems[3]
     assert count(store) == 0  # the three good lines were not imported either

@@ -101,3 +101,14 @@ def test_hostile_title_markup_is_ignored():
         'Sony SoundMax SOS-1234 Wireless Headphones Over-Ear Black <script>alert("1")</script>',
     )
     assert r.is_match
+
+
+def test_expander_spells_out_unambiguous_abbreviations_only():
+    from pricing.matching.matcher import Expander
+
+    expand = Expander({"wireless", "headphones", "black", "blue", "blender", "professional"})
+    p = expand(profile("Sony Wrls Hdphn Blk"))
+    assert {"wireless", "headphones", "black"} <= p.words
+    assert expand.word("blnd") == "blender"
+    assert expand.word("bl") is None  # too short to trust
+    assert Expander({"blender", "blinder"}).word("blnd") is None  # ambiguous: left alone

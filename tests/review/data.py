@@ -44,9 +44,20 @@ class Store:
 
 
 def _product(i: int, category: str, brand: str, price: str, cost: str, **kw) -> dict:
-    return {"id": i, "sku": f"SKU-{i:03d}", "title": f"{brand} {category} item {i}", "brand": brand,
-            "category": category, "price": Decimal(price), "cost": Decimal(cost), "currency": "EUR",
-            "floor": Decimal(cost), "ceiling": Decimal(price) * 2, "map_price": None, **kw}  # fmt: skip
+    return {
+        "id": i,
+        "sku": f"SKU-{i:03d}",
+        "title": f"{brand} {category} item {i}",
+        "brand": brand,
+        "category": category,
+        "price": Decimal(price),
+        "cost": Decimal(cost),
+        "currency": "EUR",
+        "floor": Decimal(cost),
+        "ceiling": Decimal(price) * 2,
+        "map_price": None,
+        **kw,
+    }
 
 
 def build_store(engine: Engine) -> Store:
@@ -55,10 +66,12 @@ def build_store(engine: Engine) -> Store:
     with engine.begin() as conn:
         conn.execute(
             insert(Site),
-            [{"id": 1, "name": "shop-01", "base_url": "http://127.0.0.2:1"},
-             {"id": 2, "name": "shop-02", "base_url": "http://127.0.0.3:1"},
-             {"id": 3, "name": "shop-03", "base_url": "http://127.0.0.4:1"}],
-        )  # fmt: skip
+            [
+                {"id": 1, "name": "shop-01", "base_url": "http://127.0.0.2:1"},
+                {"id": 2, "name": "shop-02", "base_url": "http://127.0.0.3:1"},
+                {"id": 3, "name": "shop-03", "base_url": "http://127.0.0.4:1"},
+            ],
+        )
         products = [
             _product(1, "tools", "Bosch", "100.00", "60.00", map_price=Decimal("80.00")),
             _product(2, "tools", "Bosch", "50.00", "30.00"),
@@ -93,29 +106,58 @@ def build_store(engine: Engine) -> Store:
         for pid, strategy, proposed, status, competitor, hours in spec.values():
             p = products[pid - 1]
             proposed = Decimal(proposed)
-            rows.append({
-                "product_id": pid, "created_at": now - timedelta(minutes=pid), "suggest_run": "t",
-                "strategy": strategy, "current_price": p["price"], "proposed_price": proposed,
-                "currency": "EUR", "change_pct": float((proposed - p["price"]) / p["price"] * 100),
-                "margin_before": float((p["price"] - p["cost"]) / p["price"]),
-                "margin_after": float((proposed - p["cost"]) / proposed),
-                "competitor_count": 2, "lowest_competitor": competitor,
-                "oldest_data_at": now - timedelta(hours=hours),
-                "explanation": f"{strategy}: lowest competitor {competitor} at {proposed}; "
-                               "within floor and ceiling.\nSecond line of the explanation.",
-                "status": status,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "product_id": pid,
+                    "created_at": now - timedelta(minutes=pid),
+                    "suggest_run": "t",
+                    "strategy": strategy,
+                    "current_price": p["price"],
+                    "proposed_price": proposed,
+                    "currency": "EUR",
+                    "change_pct": float((proposed - p["price"]) / p["price"] * 100),
+                    "margin_before": float((p["price"] - p["cost"]) / p["price"] * 100),
+                    "margin_after": float((proposed - p["cost"]) / proposed * 100),
+                    "competitor_count": 2,
+                    "lowest_competitor": competitor,
+                    "oldest_data_at": now - timedelta(hours=hours),
+                    "explanation": f"{strategy}: lowest competitor {competitor} at {proposed}; "
+                    "within floor and ceiling.\nSecond line of the explanation.",
+                    "status": status,
+                }
+            )
         ids = conn.execute(insert(Suggestion).returning(Suggestion.id), rows).scalars().all()
         s = dict(zip(spec, ids, strict=True))
 
         offers = [
-            {"id": 1, "site_id": 1, "url": "http://127.0.0.2:1/p/drill", "title": "Bosch drill 18V",
-             "cur_price": Decimal("96.00"), "cur_currency": "EUR", "cur_availability": "in_stock"},
-            {"id": 2, "site_id": 2, "url": HOSTILE_URL, "title": HOSTILE_TITLE,
-             "cur_price": Decimal("99.00"), "cur_currency": "EUR", "cur_availability": "out_of_stock"},
-            {"id": 3, "site_id": 3, "url": "http://127.0.0.4:1/p/drill-x", "title": "Drill, maybe",
-             "cur_price": Decimal("90.00"), "cur_currency": "EUR", "cur_availability": "in_stock"},
-        ]  # fmt: skip
+            {
+                "id": 1,
+                "site_id": 1,
+                "url": "http://127.0.0.2:1/p/drill",
+                "title": "Bosch drill 18V",
+                "cur_price": Decimal("96.00"),
+                "cur_currency": "EUR",
+                "cur_availability": "in_stock",
+            },
+            {
+                "id": 2,
+                "site_id": 2,
+                "url": HOSTILE_URL,
+                "title": HOSTILE_TITLE,
+                "cur_price": Decimal("99.00"),
+                "cur_currency": "EUR",
+                "cur_availability": "out_of_stock",
+            },
+            {
+                "id": 3,
+                "site_id": 3,
+                "url": "http://127.0.0.4:1/p/drill-x",
+                "title": "Drill, maybe",
+                "cur_price": Decimal("90.00"),
+                "cur_currency": "EUR",
+                "cur_availability": "in_stock",
+            },
+        ]
         for o in offers:
             o.update(first_seen=now - timedelta(days=20), last_seen=now - timedelta(hours=2))
         conn.execute(insert(Offer), offers)
@@ -124,22 +166,57 @@ def build_store(engine: Engine) -> Store:
             for k, price in enumerate(prices):
                 start = now - timedelta(days=18 - 6 * k)
                 out = offer_id == 2 and k == 1  # shop-02 was out of stock in the middle period
-                obs.append({"offer_id": offer_id, "valid_from": start,
-                            "valid_to": start + timedelta(days=5), "price": Decimal(price),
-                            "currency": "EUR", "availability": "out_of_stock" if out else "in_stock"})  # fmt: skip
+                obs.append(
+                    {
+                        "offer_id": offer_id,
+                        "valid_from": start,
+                        "valid_to": start + timedelta(days=5),
+                        "price": Decimal(price),
+                        "currency": "EUR",
+                        "availability": "out_of_stock" if out else "in_stock",
+                    }
+                )
         conn.execute(insert(Observation), obs)
         match_rows = [
-            {"product_id": 1, "offer_id": 1, "confidence": 0.99, "method": "gtin", "status": "accepted"},
-            {"product_id": 1, "offer_id": 2, "confidence": 0.91, "method": "mpn", "status": "accepted"},
-            {"product_id": 1, "offer_id": 3, "confidence": 0.62, "method": "fuzzy", "status": "review"},
-        ]  # fmt: skip
+            {
+                "product_id": 1,
+                "offer_id": 1,
+                "confidence": 0.99,
+                "method": "gtin",
+                "status": "accepted",
+            },
+            {
+                "product_id": 1,
+                "offer_id": 2,
+                "confidence": 0.91,
+                "method": "mpn",
+                "status": "accepted",
+            },
+            {
+                "product_id": 1,
+                "offer_id": 3,
+                "confidence": 0.62,
+                "method": "fuzzy",
+                "status": "review",
+            },
+        ]
         mids = conn.execute(insert(Match).returning(Match.id), match_rows).scalars().all()
         conn.execute(
             insert(ClickDaily),
-            [{"product_id": 1, "day": (now - timedelta(days=d)).date(), "views": 100, "clicks": 20,
-              "add_to_cart": 5, "orders": 2, "revenue": Decimal("190.00"), "price": Decimal("100.00")}
-             for d in range(1, 41)],
-        )  # fmt: skip
+            [
+                {
+                    "product_id": 1,
+                    "day": (now - timedelta(days=d)).date(),
+                    "views": 100,
+                    "clicks": 20,
+                    "add_to_cart": 5,
+                    "orders": 2,
+                    "revenue": Decimal("190.00"),
+                    "price": Decimal("100.00"),
+                }
+                for d in range(1, 41)
+            ],
+        )
         runs = [  # (site, started hours ago, items, 5xx, parse failures, health, reasons)
             (1, 3, 118, 0, 0, "healthy", None),
             (2, 30, 97, 0, 0, "healthy", None),
@@ -147,17 +224,34 @@ def build_store(engine: Engine) -> Store:
         ]
         conn.execute(
             insert(CrawlRun),
-            [{"site_id": site, "started_at": now - timedelta(hours=h),
-              "finished_at": now - timedelta(hours=h) + timedelta(minutes=10), "status": "finished",
-              "pages": 100, "items": items, "http_5xx": e5, "parse_failures": pf, "health": health,
-              "health_reasons": reasons}
-             for site, h, items, e5, pf, health, reasons in runs],
-        )  # fmt: skip
+            [
+                {
+                    "site_id": site,
+                    "started_at": now - timedelta(hours=h),
+                    "finished_at": now - timedelta(hours=h) + timedelta(minutes=10),
+                    "status": "finished",
+                    "pages": 100,
+                    "items": items,
+                    "http_5xx": e5,
+                    "parse_failures": pf,
+                    "health": health,
+                    "health_reasons": reasons,
+                }
+                for site, h, items, e5, pf, health, reasons in runs
+            ],
+        )
     with engine.begin() as conn:  # one Argon2 hash per session: hashing is slow on purpose
         conn.execute(
             insert(User),
-            [{"name": name, "role": role, "password_hash": _password_hash(), "active": True}
-             for name, role in (("admin", "admin"), ("anna", "manager"), ("victor", "viewer"))],
-        )  # fmt: skip
-    return Store(engine, now, s, {p["sku"]: p["id"] for p in products},
-                 {"drill-shop01": mids[0], "drill-hostile": mids[1], "drill-fuzzy": mids[2]})  # fmt: skip
+            [
+                {"name": name, "role": role, "password_hash": _password_hash(), "active": True}
+                for name, role in (("admin", "admin"), ("anna", "manager"), ("victor", "viewer"))
+            ],
+        )
+    return Store(
+        engine,
+        now,
+        s,
+        {p["sku"]: p["id"] for p in products},
+        {"drill-shop01": mids[0], "drill-hostile": mids[1], "drill-fuzzy": mids[2]},
+    )

@@ -24,7 +24,9 @@ def test_product_page_shows_prices_margin_chart_matches_and_clicks(server, login
     html = login_as("anna").get("/products/SKU-001?days=30").text
     assert 'id="our-price">100.00<' in html
     assert "40.0 %" in html  # margin (100 - 60) / 100
-    svg = html[html.index("<svg id=\"price-chart\""): html.index("</svg>", html.index("price-chart"))]
+    svg = html[
+        html.index('<svg id="price-chart"') : html.index("</svg>", html.index("price-chart"))
+    ]
     assert svg.count('class="stockout"') == 1  # shop-02's middle period
     assert svg.count("stockout-line") == 1
     assert len(re.findall(r'<g class="series"', svg)) == 3
@@ -38,7 +40,9 @@ def test_match_confirm_from_the_product_page(server, sqlite_store, login_as):
     anna = login_as("anna")
     mid = sqlite_store.match_ids["drill-fuzzy"]
     row = anna.post_csrf(f"/products/SKU-001/matches/{mid}/confirm", headers={"HX-Request": "true"})
-    assert row.status_code == 200 and "confirmed" in row.text and row.text.lstrip().startswith("<tr")
+    assert (
+        row.status_code == 200 and "confirmed" in row.text and row.text.lstrip().startswith("<tr")
+    )
     # A match of another product cannot be decided through this product's URL.
     assert anna.post_csrf(f"/products/SKU-002/matches/{mid}/reject").status_code == 404
     json = anna.get("/api/products/SKU-001").json()
@@ -54,8 +58,15 @@ def test_ops_page_shows_health_and_the_real_scheduler_job_table(server, sqlite_s
     scheduler = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
     scheduler.start(paused=True)
     next_run = datetime.now(UTC) + timedelta(hours=2)
-    scheduler.add_job(tick, "interval", hours=6, args=["x"], id="crawl-shop-01",
-                      name="crawl shop-01", next_run_time=next_run)  # fmt: skip
+    scheduler.add_job(
+        tick,
+        "interval",
+        hours=6,
+        args=["x"],
+        id="crawl-shop-01",
+        name="crawl shop-01",
+        next_run_time=next_run,
+    )
     scheduler.shutdown(wait=False)
     html = anna.get("/ops").text
     assert "crawl shop-01" in html and "interval[6:00:00]" in html
@@ -82,26 +93,72 @@ def test_audit_page_rolls_back_an_applied_price(server, sqlite_store, login_as):
 def test_cli_users_add_and_export(sqlite_store, tmp_path):
     db = str(sqlite_store.engine.url.database)
     runner = CliRunner()
-    result = runner.invoke(main, ["users", "add", "maria", "--role", "manager", "--password-stdin",
-                                  "--db", db], input="a-long-password\n")  # fmt: skip
+    result = runner.invoke(
+        main,
+        ["users", "add", "maria", "--role", "manager", "--password-stdin", "--db", db],
+        input="a-long-password\n",
+    )
     assert result.exit_code == 0, result.output
-    bad = runner.invoke(main, ["users", "add", "maria", "--role", "manager", "--password-stdin",
-                               "--db", db], input="a-long-password\n")  # fmt: skip
+    bad = runner.invoke(
+        main,
+        ["users", "add", "maria", "--role", "manager", "--password-stdin", "--db", db],
+        input="a-long-password\n",
+    )
     assert bad.exit_code != 0 and "already exists" in bad.output
-    prompt = runner.invoke(main, ["users", "add", "olga", "--role", "viewer", "--db", db],
-                           input="another-password\nanother-password\n")  # fmt: skip
+    prompt = runner.invoke(
+        main,
+        ["users", "add", "olga", "--role", "viewer", "--db", db],
+        input="another-password\nanother-password\n",
+    )
     assert prompt.exit_code == 0, prompt.output
     with sqlite_store.engine.connect() as conn:
         roles = dict(conn.execute(select(User.name, User.role)).all())
     assert roles["maria"] == "manager" and roles["olga"] == "viewer"
 
     out = tmp_path / "approved.xlsx"
-    result = runner.invoke(main, ["export", "--format", "xlsx", "--out", str(out), "--mark", "exported",
-                                  "--db", db])  # fmt: skip
+    result = runner.invoke(
+        main, ["export", "--format", "xlsx", "--out", str(out), "--mark", "exported", "--db", db]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:2] == b"PK" and "exported 1 approved price" in result.output
     with sqlite_store.engine.connect() as conn:
-        status = conn.execute(select(Suggestion.status).where(Suggestion.id == sqlite_store.s["shears"]))
+        status = conn.execute(
+            select(Suggestion.status).where(Suggestion.id == sqlite_store.s["shears"])
+        )
         assert status.scalar() == "exported"
     csv = runner.invoke(main, ["export", "--db", db])
     assert csv.stdout.startswith("suggestion_id,sku,title") and "exported 0" in csv.stderr
+
+
+def test_admin_manages_users_and_nobody_else_can(server, sqlite_store, login_as):
+    anna = login_as("anna")
+    assert anna.get("/admin/users").status_code == 403
+    assert (
+        anna.post_csrf(
+            "/admin/users", data={"name": "x", "role": "admin", "password": "p" * 10}
+        ).status_code
+        == 403
+    )
+    admin = login_as("admin")
+    page = admin.get("/admin/users").text
+    assert "victor" in page and 'href="/admin/users"' in page
+    added = admin.post_csrf(
+        "/admin/users", data={"name": "paula", "role": "manager", "password": "paula-password"}
+    )
+    assert added.status_code == 303
+    with sqlite_store.engine.connect() as conn:
+        users = {
+            u.name: u for u in conn.execute(select(User.id, User.name, User.role, User.active))
+        }
+    assert users["paula"].role == "manager"
+    victor = users["victor"].id
+    assert admin.post_csrf(f"/admin/users/{victor}", data={"role": "manager"}).status_code == 303
+    assert admin.post_csrf(f"/admin/users/{victor}", data={"active": "false"}).status_code == 303
+    refused = admin.post_csrf(f"/admin/users/{users['admin'].id}", data={"role": "viewer"})
+    assert refused.status_code == 400
+    with sqlite_store.engine.connect() as conn:
+        after = {u.name: u for u in conn.execute(select(User.name, User.role, User.active))}
+    assert (after["victor"].role, after["victor"].active) == ("manager", False)
+    assert after["admin"].role == "admin"
+    actions = [a["action"] for a in admin.get("/api/audit").json()]
+    assert actions == ["user_change", "user_change", "user_add"]

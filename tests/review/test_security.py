@@ -14,7 +14,9 @@ from tests.review.data import HOSTILE_TITLE, PASSWORD
 
 def _status(engine, suggestion_id: int) -> str:
     with engine.connect() as conn:
-        return conn.execute(select(Suggestion.status).where(Suggestion.id == suggestion_id)).scalar()
+        return conn.execute(
+            select(Suggestion.status).where(Suggestion.id == suggestion_id)
+        ).scalar()
 
 
 def test_passwords_are_argon2id_and_bad_accounts_are_refused(sqlite_store):
@@ -43,9 +45,18 @@ def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_it(server)
         token = csrf_from(client.get("/login").text)
         bad = client.post("/login", data={"name": "anna", "password": "wrong", "csrf_token": token})
         assert bad.status_code == 401 and "Wrong name or password" in bad.text
-        ok = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token,
-                                         "next": "//evil.example/x"})  # fmt: skip
-        assert ok.status_code == 303 and ok.headers["location"] == "/suggestions"  # no open redirect
+        ok = client.post(
+            "/login",
+            data={
+                "name": "anna",
+                "password": PASSWORD,
+                "csrf_token": token,
+                "next": "//evil.example/x",
+            },
+        )
+        assert (
+            ok.status_code == 303 and ok.headers["location"] == "/suggestions"
+        )  # no open redirect
         cookie = ok.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
         page = client.get("/suggestions")
@@ -53,7 +64,9 @@ def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_ends_it(server)
         # The cookie is signed: a tampered copy is no session at all.
         value = client.cookies["pricewatch_session"]
         for cookie_value, expected in ((value, 200), (value[:-3] + "AAA", 303)):
-            with httpx.Client(base_url=server, cookies={"pricewatch_session": cookie_value}) as other:
+            with httpx.Client(
+                base_url=server, cookies={"pricewatch_session": cookie_value}
+            ) as other:
                 assert other.get("/suggestions").status_code == expected
         token = csrf_from(client.get("/suggestions").text)
         assert client.post("/logout", data={"csrf_token": token}).status_code == 303
@@ -90,7 +103,9 @@ def test_post_without_or_with_wrong_csrf_token_is_refused_and_changes_nothing(se
         client.post(f"/suggestions/{drill}/approve", headers={"X-CSRF-Token": "forged"}),
         client.post(f"/api/suggestions/{drill}/approve"),
         client.post("/api/suggestions/bulk", json={"action": "approve"}),
-        client.post_csrf(f"/api/suggestions/{drill}/approve", headers={"Origin": "http://evil.example"}),
+        client.post_csrf(
+            f"/api/suggestions/{drill}/approve", headers={"Origin": "http://evil.example"}
+        ),
     ]
     assert [r.status_code for r in attempts] == [403] * 6
     assert "CSRF" in attempts[0].text
@@ -146,7 +161,12 @@ def test_scraped_text_is_escaped_and_javascript_urls_are_not_links(server, login
 def test_openapi_describes_the_api(server):
     spec = httpx.get(server + "/api/openapi.json").json()
     paths = spec["paths"]
-    for path in ("/api/suggestions", "/api/suggestions/{suggestion_id}/approve",
-                 "/api/suggestions/bulk", "/api/exports/approved", "/api/products/{sku}"):  # fmt: skip
+    for path in (
+        "/api/suggestions",
+        "/api/suggestions/{suggestion_id}/approve",
+        "/api/suggestions/bulk",
+        "/api/exports/approved",
+        "/api/products/{sku}",
+    ):
         assert path in paths, path
     assert not any(p.startswith("/suggestions") for p in paths)  # pages stay out of the API

@@ -80,6 +80,15 @@ RAW_OFFER_COLUMNS = [
 ]
 
 
+def evaluate_one(strategy: dict, offers: list[dict], product: dict | None = None, **settings):
+    """Evaluate one product (id 1) under one strategy; the row of its evaluation."""
+    from pricing.rules.evaluate import evaluate
+
+    sf = strategy_file(strategy, **settings)
+    products, offer_frame = frames([product or {}], offers, sf.settings.currency_rates)
+    return evaluate(products, offer_frame, sf, NOW).products.loc[1]
+
+
 class StoreBuilder:
     """Writes hand-made sites, runs, products, offers and matches into a real store."""
 

@@ -130,6 +130,7 @@ def test_head_has_headers_but_no_body(market, served):
     row = market.truth("shop-01").iloc[0]
     resp = fetch(row.url, method="HEAD")
     assert resp.status == 200 and resp.raw == b"" and "etag" in resp.headers
+    assert int(resp.headers["content-length"]) == len(fetch(row.url).raw)
 
 
 def _offer_where(market, mask_fn):
@@ -207,3 +208,41 @@ def test_advance_from_another_client_changes_what_is_served():
             assert resp.status == 200  # new content, new validator
             assert resp.headers["etag"] != etags[p]
         assert fetch(base + "/__sim/advance?hours=-3", method="POST").status == 400
+
+
+def _read_response(sock_file):
+    status = sock_file.readline().decode()
+    headers = {}
+    while (line := sock_file.readline().decode().strip()) != "":
+        key, _, value = line.partition(":")
+        headers[key.lower()] = value.strip()
+    body = sock_file.read(int(headers.get("content-length", 0)))
+    return int(status.split()[1]), headers, body
+
+
+def test_keep_alive_pipelining_and_connection_close(market, served):
+    import socket
+
+    truth = market.truth("shop-02")
+    host, port = served.base_url("shop-02").removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        requests = "".join(f"GET {p} HTTP/1.1\r\nHost: {host}\r\n\r\n" for p in truth.path[:3])
+        sock.sendall(requests.encode())  # three requests in one write
+        f = sock.makefile("rb")
+        for path in truth.path[:3]:
+            status, _, body = _read_response(f)
+            assert status == 200 and path.encode() in body
+        sock.sendall(f"GET {truth.path.iloc[3]} HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+        status, headers, _ = _read_response(f)
+        assert status == 200 and headers["connection"] == "close"
+        assert f.read() == b""  # the server closed the connection
+
+
+def test_malformed_request_gets_400(served):
+    import socket
+
+    host, port = served.base_url("shop-01").removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"NONSENSE\r\n\r\n")
+        status, _, _ = _read_response(sock.makefile("rb"))
+    assert status == 400

@@ -169,3 +169,56 @@ def test_time_scale_moves_the_clock_by_itself():
     assert clock.now() - start >= timedelta(hours=1)
     frozen = SimClock()
     assert frozen.now() == frozen.now()
+
+
+def test_true_elasticity_is_recoverable_from_the_clicks(market):
+    """A binomial fit of add-to-cart per click on log(price / market price), per category,
+    finds the elasticity the simulator used (within sampling noise of a 3,000-offer market)."""
+    from scipy.optimize import minimize
+
+    from shopsim.vocab import CATEGORIES
+
+    clicks = market.clicks_frame(days=90)
+    p = market.products
+    pid = clicks["sku"].str[3:].astype(int).to_numpy()
+    log_ratio = np.log(clicks["price"].to_numpy() / p.base_usd[pid])
+    cat = p.category[pid]
+    fitted, true = [], []
+    for k, category in enumerate(CATEGORIES):
+        mask = cat == k
+        x, n, y = (
+            log_ratio[mask],
+            clicks["clicks"].to_numpy()[mask],
+            clicks["add_to_cart"].to_numpy()[mask],
+        )
+
+        def nll(theta, x=x, n=n, y=y):
+            prob = np.clip(np.exp(theta[0] + theta[1] * x), 1e-9, 1 - 1e-9)
+            return -(y * np.log(prob) + (n - y) * np.log(1 - prob)).sum()
+
+        fitted.append(minimize(nll, [np.log(0.1), -1.0]).x[1])
+        true.append(market.true_elasticity[category.slug])
+    fitted, true = np.array(fitted), np.array(true)
+    assert np.abs(fitted - true).mean() < 0.6
+    assert np.corrcoef(fitted, true)[0, 1] > 0.7
+
+
+def test_price_wars_cut_a_whole_category_at_once_on_fighting_shops():
+    from shopsim.dynamics import compute_state
+
+    m = Market.generate(sites=6, products=3000, seed=2)
+    h0 = m.clock.hour() + 12  # noon: daily windows are stable around it
+    group = m.tables.group
+    fighters = {s.index for s in m.sites if s.price_war}
+    assert 0 < len(fighters) < len(m.sites)
+    wars = set()
+    prev = compute_state(m.seed, h0, m.offers, m.tables, len(m.sites))
+    for day in range(1, 30):
+        state = compute_state(m.seed, h0 + 24 * day, m.offers, m.tables, len(m.sites))
+        cut = (state.price < prev.price) & (prev.price > 0)
+        frame = pd.DataFrame({"g": group, "cut": cut}).groupby("g")["cut"].agg(["mean", "size"])
+        for g in frame.index[(frame["mean"] > 0.8) & (frame["size"] >= 5)]:
+            wars.add((int(g) // m.tables.n_cat, day))
+        prev = state
+    assert wars, "no price war in a month"
+    assert {shop for shop, _ in wars} <= fighters

@@ -50,7 +50,9 @@ def test_migrations_upgrade_from_empty_postgres():
 def test_models_newer_than_migrations_is_a_clear_error(tmp_path):
     extra = Table("not_migrated_yet", Base.metadata, Column("id", Integer, primary_key=True))
     try:
-        with pytest.raises(SchemaOutOfDate, match="table not_migrated_yet.*python -m pricing.store"):
+        with pytest.raises(
+            SchemaOutOfDate, match="table not_migrated_yet.*python -m pricing.store"
+        ):
             init_db(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
     finally:
         Base.metadata.remove(extra)

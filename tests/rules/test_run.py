@@ -1,0 +1,142 @@
+"""Suggest runs against a real store (SQLite and PostgreSQL) and through the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from pricing.cli import main
+from pricing.rules import run_suggestions
+from pricing.store.models import AuditLog, Decision, Suggestion
+from tests.rules.conftest import NOW, strategy_file
+
+LOWEST = {"name": "lowest", "reference": {"kind": "lowest"}}
+
+
+def suggestions(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(Suggestion).order_by(Suggestion.id)).all()
+
+
+def test_run_stores_explained_suggestions_from_trusted_offers_only(store):
+    engine = store.engine
+    p1 = store.product("P1", price=25, cost=10)
+    store.offer(p1, "good", 20.00, age_h=3)
+    store.offer(p1, "broken-shop", 12.00, health="broken")
+    store.offer(p1, "euro-shop", 11.00, currency="EUR")  # no EUR rate configured
+    store.offer(p1, "old-shop", 13.00, age_h=100)
+    store.offer(p1, "suspect-shop", 14.00, suspect=True)
+    store.offer(p1, "unmatched", 9.00, status="review")
+    store.offer(p1, "rejected", 9.50, status="rejected")
+    p2 = store.product("P2", price=20)
+    store.offer(p2, "good", 20.00)  # already at the target: no suggestion
+
+    report = run_suggestions(engine, strategy_file(LOWEST), now=NOW)
+
+    assert report.suggested == 1 and report.outcomes == {"suggest": 1, "unchanged": 1}
+    [row] = suggestions(engine)
+    assert row.product_id == p1 and row.strategy == "lowest"
+    assert float(row.current_price) == 25.0 and float(row.proposed_price) == 20.0
+    assert row.change_pct == pytest.approx(-20.0)
+    assert row.margin_before == pytest.approx(60.0) and row.margin_after == pytest.approx(50.0)
+    assert row.competitor_count == 1 and row.lowest_competitor == "good"
+    assert row.oldest_data_at.replace(tzinfo=None) == (NOW - timedelta(hours=3)).replace(tzinfo=None)
+    assert row.status == "pending" and row.currency == "USD"
+    assert row.explanation == (
+        "lowest competitor good 20.00; ignored 1 from broken crawl runs, 1 suspect, "
+        "1 in an unconvertible currency, 1 stale (>48 h); match → 20.00"
+    )
+
+
+def test_converted_offers_are_compared(store):
+    p1 = store.product("P1", price=25)
+    store.offer(p1, "euro-shop", 18.00, currency="EUR")
+    store.offer(p1, "us-shop", 21.00)
+    sf = strategy_file(LOWEST, currency_rates={"base": "USD", "rates": {"EUR": 1.10}})
+    run_suggestions(store.engine, sf, now=NOW)
+    [row] = suggestions(store.engine)
+    assert float(row.proposed_price) == pytest.approx(19.80)
+    assert row.lowest_competitor == "euro-shop"
+
+
+def test_site_currency_is_used_when_the_offer_has_none(store):
+    store.site("ch-shop", currency="CHF")
+    p1 = store.product("P1", price=25)
+    store.offer(p1, "ch-shop", 10.00, currency=None)
+    store.offer(p1, "us-shop", 21.00)
+    run_suggestions(store.engine, strategy_file(LOWEST), now=NOW)
+    [row] = suggestions(store.engine)
+    assert float(row.proposed_price) == pytest.approx(21.00)
+    assert "1 in an unconvertible currency" in row.explanation
+
+
+def test_new_run_supersedes_pending_suggestions(store):
+    engine = store.engine
+    p1 = store.product("P1", price=25)
+    store.offer(p1, "a", 20.00)
+    first = run_suggestions(engine, strategy_file(LOWEST), now=NOW)
+    second = run_suggestions(engine, strategy_file(LOWEST), now=NOW + timedelta(hours=1))
+    old, new = suggestions(engine)
+    assert (old.suggest_run, old.status) == (first.run_id, "superseded")
+    assert (new.suggest_run, new.status) == (second.run_id, "pending")
+    assert second.superseded == 1
+    with engine.connect() as conn:
+        audit = conn.execute(select(AuditLog).where(AuditLog.action == "supersede")).one()
+    assert audit.count == 1 and second.run_id in audit.details["reason"]
+
+
+def test_small_changes_are_auto_approved_and_recorded(store):
+    engine = store.engine
+    small = store.product("SMALL", price=20.50)
+    store.offer(small, "a", 20.00)  # -2.4%
+    big = store.product("BIG", price=30.00)
+    store.offer(big, "a", 20.00)  # -33%
+    report = run_suggestions(engine, strategy_file(LOWEST, auto_approve_below_pct=5), now=NOW)
+    assert report.auto_approved == 1
+    by_product = {s.product_id: s for s in suggestions(engine)}
+    assert by_product[small].status == "auto_approved" and by_product[small].decided_at is not None
+    assert by_product[big].status == "pending"
+    with engine.connect() as conn:
+        decision = conn.execute(select(Decision)).one()
+        audit = conn.execute(select(AuditLog).where(AuditLog.action == "auto_approve")).one()
+    assert decision.suggestion_id == by_product[small].id and decision.action == "auto_approve"
+    assert float(decision.old_price) == 20.50 and float(decision.new_price) == 20.00
+    assert audit.entity == "suggestion" and audit.entity_id == str(by_product[small].id)
+
+
+def test_dry_run_writes_nothing(store):
+    p1 = store.product("P1", price=25)
+    store.offer(p1, "a", 20.00)
+    report = run_suggestions(store.engine, strategy_file(LOWEST), now=NOW, dry_run=True)
+    assert report.suggested == 1 and float(report.suggestions["proposed_price"].iloc[0]) == 20.0
+    assert suggestions(store.engine) == []
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 0
+
+
+def test_cli_suggest_and_broken_file_refused(sqlite_store, tmp_path):
+    engine = sqlite_store.engine
+    p1 = sqlite_store.product("P1", price=25)
+    sqlite_store.offer(p1, "a", 20.00, age_h=0.5)  # fresh against the real clock too
+    db = str(engine.url.database)
+    runner = CliRunner()
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("strategies:\n  - name: bad\n    reference: {kind: cheapest}\n")
+    result = runner.invoke(main, ["--db", db, "suggest", "--strategy", str(broken)])
+    assert result.exit_code == 1
+    assert f"{broken}: strategy 'bad' (strategies[0]): reference.kind" in result.output
+    assert suggestions(engine) == []
+
+    good = tmp_path / "good.yaml"
+    good.write_text("strategies:\n  - name: follow\n    reference: {kind: lowest}\n    guards: {stale_hours: 100000}\n")
+    result = runner.invoke(main, ["--db", db, "suggest", "--strategy", str(good), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would suggest 1" in result.output and "25.00 → 20.00" in result.output
+    assert suggestions(engine) == []
+    result = runner.invoke(main, ["--db", db, "suggest", "--strategy", str(good)])
+    assert result.exit_code == 0, result.output
+    assert len(suggestions(engine)) == 1
