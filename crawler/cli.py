@@ -110,6 +110,30 @@ def _fetch(url: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
         return exc.code, dict(exc.headers), exc.read(16 * 1024 * 1024)
 
 
+def _check_robots(config, url: str) -> None:
+    """What the site's robots.txt says about this URL and about our pace."""
+    from protego import Protego
+
+    from crawler import settings
+
+    status, _headers, body = _fetch(config.absolute("/robots.txt"), config.politeness.timeout)
+    if status != 200:
+        click.echo(f"robots.txt: HTTP {status} (everything allowed)")
+        return
+    robots = Protego.parse(body.decode("utf-8", "replace"))
+    allowed = robots.can_fetch(url, settings.USER_AGENT)
+    click.echo(f"robots.txt: {'allowed' if allowed else 'DISALLOWED'} for {settings.BOT_NAME}")
+    if not allowed and config.politeness.obey_robots:
+        click.echo("  ! the crawler obeys robots.txt and will not fetch this URL")
+    delay = robots.crawl_delay(settings.USER_AGENT)
+    if delay is not None:
+        ok = config.politeness.delay >= delay
+        click.echo(
+            f"  Crawl-delay: {delay:g}s; politeness.delay is {config.politeness.delay:g}s"
+            + ("" if ok else " (! raise it to honour the site's request)")
+        )
+
+
 @sites.command("check")
 @click.argument("name")
 @click.argument("url", required=False)
@@ -136,6 +160,7 @@ def sites_check(name, url, sites_dir) -> None:
     if default is None:
         default = start.api.url if start.api else start.sitemap
     url = config.absolute(url or default)
+    _check_robots(config, url)
     status, headers, body = _fetch(url, config.politeness.timeout)
     content_type = headers.get("Content-Type", "")
     click.echo(f"GET {url} -> {status} {content_type} ({len(body)} bytes)")
@@ -209,39 +234,6 @@ def sites_check(name, url, sites_dir) -> None:
         click.echo(f"... and {len(offers) - 20} more")
 
 
-def _progress_table(results, expected: dict[str, int], started: float):
-    from rich.table import Table
-
-    table = Table("site", "state", "pages", "items", "304", "errors", "rate/s", "left")
-    total_pages = total_items = total_errors = 0
-    total_left = 0.0
-    for result in results.values():
-        rate = result.pages / result.elapsed if result.elapsed > 0 else 0.0
-        estimate = max(expected.get(result.site, 0), result.pages + result.queued)
-        left = (estimate - result.pages) / rate if rate > 0 and result.state == "running" else 0
-        total_pages += result.pages
-        total_items += result.items
-        total_errors += result.errors
-        total_left = max(total_left, left)
-        state = result.state if result.state != "closed" else f"{result.status}/{result.health}"
-        table.add_row(
-            result.site,
-            state,
-            str(result.pages),
-            str(result.items),
-            str(result.not_modified),
-            str(result.errors),
-            f"{rate:.0f}",
-            f"{left:.0f}s" if result.state == "running" else "",
-        )
-    elapsed = time.monotonic() - started
-    table.caption = (
-        f"{total_pages} pages, {total_items} items, {total_errors} errors in {elapsed:.0f}s "
-        f"({total_pages / elapsed if elapsed else 0:.0f} pages/s); about {total_left:.0f}s left"
-    )
-    return table
-
-
 @click.command()
 @click.option("--site", "names", multiple=True, metavar="NAME", help="Crawl this site (repeat).")
 @click.option("--all", "all_sites", is_flag=True, help="Crawl every enabled site.")
@@ -267,6 +259,7 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
     from rich.console import Console
     from rich.live import Live
 
+    from crawler.progress_view import progress_table
     from crawler.runner import crawl_sites
     from pricing.store.runs import latest_runs, reap_stale_runs
     from pricing.store.schema import init_db
@@ -274,6 +267,8 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
     configs = _configs(sites_dir)
     if all_sites:
         names = [name for name, config in configs.items() if config.enabled]
+        if not names:
+            raise click.ClickException("no enabled site to crawl (see `pricewatch sites list`)")
     unknown = sorted(set(names) - set(configs))
     if unknown:
         raise click.ClickException(
@@ -302,7 +297,7 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
 
             def refresh(_result=None) -> None:
                 if "results" in holder:
-                    live.update(_progress_table(holder["results"], expected, started))
+                    live.update(progress_table(holder["results"], expected, started))
 
             from crawler.runner import SiteResult
 

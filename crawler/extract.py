@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import lxml.html
 from lxml import etree
-from parsel import Selector as Page
 
 from crawler.extraction.currency import iso_for_symbol, resolve_hint
 from crawler.extraction.normalize import (
@@ -242,7 +241,7 @@ def extract_offers(html: str, url: str, site: SiteConfig | None = None) -> list[
     )
     selector_is_page = False
     if with_selectors:
-        found, is_listing = selector_offers(Page(root=tree, type="html"), site, url)
+        found, is_listing = selector_offers(tree, site, url)
         selector_is_page = not is_listing
         listing = listing or is_listing
         raws.extend(found)

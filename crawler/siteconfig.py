@@ -23,6 +23,8 @@ from pydantic import (
 )
 
 SITES_DIR = Path(__file__).parent / "sites"
+# libyaml's safe loader when present: 10x faster on configs that list thousands of URLs.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ENV_SITES_DIR = "PRICEWATCH_SITES_DIR"
 
 FIELDS = (
@@ -354,7 +356,7 @@ def parse_site_config(data: object, path: Path | str = "<config>") -> SiteConfig
 def load_site_config(path: Path | str) -> SiteConfig:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
     except OSError as exc:
         raise SiteConfigError(path, "(file)", exc.strerror or str(exc)) from None
     except yaml.YAMLError as exc:

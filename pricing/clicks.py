@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select, tuple_
+from sqlalchemy import Engine, delete, insert, select
 
 from pricing.catalog import _money as money
 from pricing.store.models import ClickDaily, Product
@@ -91,6 +92,59 @@ def _count(text: str) -> int:
     return int(value)
 
 
+def _amount(text: str, *, empty_ok: bool = False) -> Decimal | None:
+    """Fast path for money: plain digits that fit NUMERIC(14, 4); anything else raises."""
+    text = text.strip()
+    if not text and empty_ok:
+        return None
+    value = Decimal(text) if text.replace(".", "", 1).isdigit() else None
+    if value is None or value >= _LIMIT or value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValueError(text)
+    return value
+
+
+_LIMIT = Decimal("10000000000")
+
+
+def clean_rows(frame: pd.DataFrame, sku_ids: dict[str, int]) -> list[dict] | None:
+    """The rows, if the whole file is plainly good (checked column-wise: millions of rows take
+    seconds); None if anything is doubtful, so :func:`validate` can name every problem."""
+    if any(c not in frame.columns for c in REQUIRED) or frame.empty:
+        return None
+    text = frame.astype(str)
+    ids = text["sku"].str.strip().map(sku_ids)
+    days = pd.to_datetime(text["date"].str.strip().str[:10], format="%Y-%m-%d", errors="coerce")
+    counts = {c: pd.to_numeric(text[c], errors="coerce") for c in COUNTS}
+    if (
+        ids.isna().any()
+        or days.isna().any()
+        or any(v.isna().any() or (v < 0).any() or (v % 1 != 0).any() for v in counts.values())
+        or pd.DataFrame({"s": ids, "d": days}).duplicated().any()
+    ):
+        return None
+    try:
+        revenue = [_amount(v) for v in text["revenue"]]
+        prices = [_amount(v, empty_ok=True) for v in text["price"]] if "price" in text else None
+    except ValueError:
+        return None
+    if any(v is None for v in revenue) or (prices and any(v == 0 for v in prices)):
+        return None
+    out = pd.DataFrame(
+        {
+            "product_id": ids.astype(int),
+            "day": days.dt.date,
+            **{c: v.astype("int64") for c, v in counts.items()},
+            "revenue": revenue,
+        }
+    )
+    if prices is not None:
+        out["price"] = prices
+    return [
+        {k: (int(v) if isinstance(v, np.integer) else v) for k, v in r.items()}
+        for r in out.to_dict("records")
+    ]
+
+
 def validate(
     frame: pd.DataFrame, path: Path, sku_ids: dict[str, int]
 ) -> tuple[list[dict], list[str]]:
@@ -152,7 +206,10 @@ def import_clicks(engine: Engine, path: Path | str, *, dry_run: bool = False) ->
     frame = read_table(path)
     with engine.connect() as conn:
         sku_ids = dict(conn.execute(select(Product.sku, Product.id)).all())
-    rows, problems = validate(frame, path, sku_ids)
+    rows = clean_rows(frame, sku_ids)
+    problems: list[str] = []
+    if rows is None:  # something is off: the row-by-row check says exactly what, line by line
+        rows, problems = validate(frame, path, sku_ids)
     if problems:
         raise ClicksError(path, problems)
     days = [r["day"] for r in rows]
@@ -165,17 +222,32 @@ def import_clicks(engine: Engine, path: Path | str, *, dry_run: bool = False) ->
         dry_run=dry_run,
     )
     with engine.begin() as conn:
-        keys = [(r["product_id"], r["day"]) for r in rows]
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            key = tuple_(ClickDaily.product_id, ClickDaily.day)
-            if dry_run:
-                report.replaced += len(
-                    conn.execute(select(ClickDaily.id).where(key.in_(part))).all()
-                )
-            else:
-                report.replaced += conn.execute(delete(ClickDaily).where(key.in_(part))).rowcount
+        stale = _existing_ids(conn, rows, report.first_day, report.last_day)
+        report.replaced = len(stale)
         if not dry_run:
+            for i in range(0, len(stale), BATCH):
+                conn.execute(delete(ClickDaily).where(ClickDaily.id.in_(stale[i : i + BATCH])))
             for i in range(0, len(rows), BATCH):
                 conn.execute(insert(ClickDaily), rows[i : i + BATCH])
     return report
+
+
+def _existing_ids(conn, rows: list[dict], first: dt.date | None, last: dt.date | None) -> list[int]:
+    """Ids of stored rows for exactly the file's SKU-days (read once, matched in memory)."""
+    if not rows:
+        return []
+    stored = conn.execute(
+        select(ClickDaily.id, ClickDaily.product_id, ClickDaily.day).where(
+            ClickDaily.day >= first, ClickDaily.day <= last
+        )
+    ).all()
+    wanted = {(r["product_id"], r["day"]) for r in rows}
+    return [i for i, product, day in stored if (product, _as_date(day)) in wanted]
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return value  # type: ignore[return-value]

@@ -82,6 +82,20 @@ _REGULAR_BEFORE = re.compile(
     r"|\bcompare\s+at|\boriginally|\bprix\s+barré|\bbefore)\s*:?\s*\S{0,4}$",
     re.IGNORECASE,
 )
+# Numbers that label or discount, not price: "Item #4521", "SKU 12345", "Qty 2", "You save $10",
+# "$10 off". Dropped only when another number is left to be the price.
+_LABEL_BEFORE = re.compile(
+    r"(?:#|\b(?:sku|item|model|art(?:ikel)?\.?-?\s?nr|nr|no|ref|code|id|part|mpn|ean|upc|gtin|isbn"
+    r"|qty|quantity|menge|anzahl|pack\s+of|set\s+of)\.?\s*:?)\s*$",
+    re.IGNORECASE,
+)
+_DISCOUNT_BEFORE = re.compile(
+    r"(?:\bsave|\bsavings?|\bdiscount|\brabatt|\bsie\s+sparen|\bsparen\s+sie|\béconomisez|\bahorra)"
+    r"\s*:?\s*\S{0,4}$",
+    re.IGNORECASE,
+)
+_DIGIT_START = re.compile(r"[.,]?\d")
+_OFF_NEXT = re.compile(r"\s?(?:off|rabatt)\b", re.IGNORECASE)
 _SALE_BEFORE = re.compile(
     r"(?:\bnow|\bsale(?:\s+price)?|\bonly|\bnur|\bjetzt|\bour\s+price|\bspecial(?:\s+price)?"
     r"|\boffer(?:\s+price)?|\bdeal(?:\s+price)?|\bseulement|\bsolo|\bsólo)\s*:?\s*\S{0,4}$",
@@ -125,8 +139,8 @@ def _candidates(text: str, currency_spans: list[tuple[int, int]]) -> list[_Candi
             _PLUS_NEXT.match(after) and _THRESHOLD_BEFORE.search(text[:start])
         ):
             continue
-        before_sign = any(ce <= start and not text[ce:start].strip() for _, ce in currency_spans)
-        after_sign = any(cs >= end and not text[end:cs].strip() for cs, _ in currency_spans)
+        before_sign = any(_attached(text, span, m.span(), "before") for span in currency_spans)
+        after_sign = any(_attached(text, span, m.span(), "after") for span in currency_spans)
         found.append(_Candidate(m, before_sign or after_sign, after_sign))
     # "26 to 50 €", "10-20 EUR": one trailing currency for both ends of a range (a leading
     # sign is written on both: "$10 - $20"; "50 - $2.00" is a quantity and its price).
@@ -135,6 +149,21 @@ def _candidates(text: str, currency_spans: list[tuple[int, int]]) -> list[_Candi
         if high.currency_after and len(gap) <= 6 and _RANGE_JOIN.fullmatch(gap):
             low.near_currency = True
     return found
+
+
+def _attached(text: str, sign: tuple[int, int], number: tuple[int, int], side: str) -> bool:
+    """Is the currency sign written right ``before`` (or ``after``) the number? A sign between
+    two numbers belongs to the one it touches: in "Qty 2 $15.00" the "$" is the 15's."""
+    (cs, ce), (ns, ne) = sign, number
+    if side == "before":
+        gap = text[ce:ns] if ce <= ns else "x"
+        touches_other = cs > 0 and text[cs - 1].isdigit()
+    else:
+        gap = text[ne:cs] if ne <= cs else "x"
+        touches_other = bool(_DIGIT_START.match(text, ce))
+    if gap.strip():
+        return False
+    return not gap or not touches_other
 
 
 def _choose(text: str, candidates: list[_Candidate], decimal_separator: str | None) -> _Candidate:
@@ -149,9 +178,13 @@ def _choose(text: str, candidates: list[_Candidate], decimal_separator: str | No
     sale = [c for c in candidates if _SALE_BEFORE.search(before(c))]
     if sale:
         return sale[0]
-    if len(candidates) > 1:
-        not_regular = [c for c in candidates if not _REGULAR_BEFORE.search(before(c))]
-        candidates = not_regular or candidates
+    for is_not_the_price in (
+        lambda c: _LABEL_BEFORE.search(before(c)),
+        lambda c: _DISCOUNT_BEFORE.search(before(c)) or _OFF_NEXT.match(text, c.match.end()),
+        lambda c: _REGULAR_BEFORE.search(before(c)),
+    ):
+        if len(candidates) > 1:
+            candidates = [c for c in candidates if not is_not_the_price(c)] or candidates
     with_currency = [c for c in candidates if c.near_currency]
     return (with_currency or candidates)[0]
 
@@ -221,6 +254,11 @@ def _parse(text: str, currency_hint: str | None, decimal_separator: str | None) 
 
 
 _parse_cached = lru_cache(maxsize=8192)(_parse)
+
+
+def clear_price_cache() -> None:
+    """Forget cached parses (benchmarks measure cold parsing)."""
+    _parse_cached.cache_clear()
 
 
 def _pick_symbol(tokens: list[re.Match[str]]) -> str | None:

@@ -1,4 +1,4 @@
-"""schema.org data (JSON-LD, microdata) and OpenGraph meta tags to :class:`RawOffer` records.
+"""schema.org data (JSON-LD and microdata) to :class:`RawOffer` records.
 
 Real shops nest products every way schema.org allows: several JSON-LD blocks, ``@graph``,
 ``@id`` references, ``ItemList`` listings, ``ProductGroup``/``hasVariant``, ``offers`` as an
@@ -33,7 +33,7 @@ _VARIANT_PROPERTIES = ("color", "colour", "size", "material", "pattern", "width"
 
 def _types(node: dict) -> set[str]:
     raw = node.get("@type") or node.get("type") or ()
-    raw = [raw] if isinstance(raw, str) else raw
+    raw = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else ()
     return {str(t).rsplit("/", 1)[-1].rsplit(":", 1)[-1] for t in raw if isinstance(t, str)}
 
 

@@ -8,12 +8,15 @@ the others.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Iterator
 
 import extruct
-from extruct.jsonld import JsonLdExtractor
+import jstyleson
+from extruct.jsonld import HTML_OR_JS_COMMENTLINE, JsonLdExtractor
+from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.opengraph import raw_offers_from_opengraph
@@ -39,16 +42,51 @@ def syntaxes_present(html: str) -> list[str]:
     return present
 
 
+_JSONLD_SCRIPTS = etree.XPath(
+    "//script[contains(translate(@type, 'APLICTONDJS', 'aplictondjs'), 'application/ld+json')]"
+)
+MAX_JSONLD_CHARS = 1_000_000  # per block
+
+
+def _loose_json(text: str) -> list:
+    """A block extruct could not read: HTML-escaped JSON ("&quot;"), a trailing comment."""
+    for candidate in (html.unescape(text), HTML_OR_JS_COMMENTLINE.sub("", html.unescape(text))):
+        try:
+            data = jstyleson.loads(candidate, strict=False)
+        except ValueError:
+            continue
+        return data if isinstance(data, list) else [data]
+    return []
+
+
 def _jsonld_blocks(tree: HtmlElement, url: str) -> list:
     """JSON-LD, block by block, so one broken block does not lose the others."""
     extractor = JsonLdExtractor()
     items: list = []
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
+    for script in _JSONLD_SCRIPTS(tree):
+        text = script.text or ""
+        if len(text) > MAX_JSONLD_CHARS:
+            logger.debug("skipping a %d-char JSON-LD block on %s", len(text), url)
+            continue
         try:
+            # extruct reads only type="application/ld+json" exactly; "…; charset=utf-8" too.
+            script.set("type", "application/ld+json")
             items.extend(extractor.extract_items(script, base_url=url))
-        except Exception as exc:  # malformed JSON from an untrusted page
-            logger.debug("skipping a broken JSON-LD block on %s: %s", url, exc)
+        except Exception:  # malformed JSON from an untrusted page
+            found = _loose_json(text)
+            if not found:
+                logger.debug("skipping a broken JSON-LD block on %s", url)
+            items.extend(found)
     return items
+
+
+def _guarded(read, *args) -> list[RawOffer]:
+    """One syntax's offers; a page that breaks the reader loses that syntax, not the page."""
+    try:
+        return read(*args)
+    except Exception:  # untrusted markup reaching a corner the readers do not know
+        logger.warning("could not read %s on %s", read.__name__, args[-2], exc_info=True)
+        return []
 
 
 def structured_raw_offers(
@@ -56,7 +94,7 @@ def structured_raw_offers(
 ) -> Iterator[RawOffer]:
     """Every structured offer on the page, JSON-LD first, then microdata, then OpenGraph."""
     if "json-ld" in syntaxes:
-        yield from raw_offers_from_items(_jsonld_blocks(tree, url), "jsonld", url, hint)
+        yield from _guarded(raw_offers_from_items, _jsonld_blocks(tree, url), "jsonld", url, hint)
     other = [s for s in syntaxes if s != "json-ld"]
     if not other:
         return
@@ -66,6 +104,6 @@ def structured_raw_offers(
         logger.debug("extruct failed on %s: %s", url, exc)
         return
     if data.get("microdata"):
-        yield from raw_offers_from_items(data["microdata"], "microdata", url, hint)
+        yield from _guarded(raw_offers_from_items, data["microdata"], "microdata", url, hint)
     if data.get("opengraph"):
-        yield from raw_offers_from_opengraph(data["opengraph"], url, hint)
+        yield from _guarded(raw_offers_from_opengraph, data["opengraph"], url, hint)

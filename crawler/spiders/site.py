@@ -44,6 +44,12 @@ from crawler.siteconfig import JsonApi, Selector, SiteConfig, find_site_config
 
 logger = logging.getLogger(__name__)
 
+CALLBACKS = {
+    "api": "parse_api",
+    "sitemap": "parse_sitemap",
+    "listing": "parse_listing",
+    "product": "parse_product",
+}
 NEXT_PAGE_CSS = "link[rel=next]::attr(href), a[rel=next]::attr(href)"
 PARSERS = {
     "stock_quantity": parse_count,
@@ -65,7 +71,7 @@ def select_all(response: Response, selector: Selector) -> list[str]:
         if selector.attr and "::" not in query:
             query += f"::attr({selector.attr})"
         elif "::" not in query:
-            query += " *::text"
+            query += " ::text"  # every text node inside, the element's own included
         return [v.strip() for v in response.css(query).getall() if v.strip()]
     query = selector.xpath or ""
     if selector.attr:
@@ -130,13 +136,8 @@ class SiteSpider(scrapy.Spider):
             yield self._request(absolute(url), "product")
 
     def _request(self, url: str, kind: str, **kwargs: Any) -> scrapy.Request:
-        callbacks = {
-            "api": self.parse_api,
-            "sitemap": self.parse_sitemap,
-            "listing": self.parse_listing,
-            "product": self.parse_product,
-        }
-        return scrapy.Request(url, callback=callbacks[kind], meta={"pw_kind": kind}, **kwargs)
+        callback = getattr(self, CALLBACKS[kind])
+        return scrapy.Request(url, callback=callback, meta={"pw_kind": kind}, **kwargs)
 
     # -- bookkeeping -------------------------------------------------------------------
 

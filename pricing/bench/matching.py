@@ -41,6 +41,7 @@ def realdata_figures() -> dict[str, object]:
             f"{key}_f1": round(100 * ours.f1, 1),
             f"{key}_deepmatcher_f1": published,
             f"{key}_baseline_f1": round(100 * base.f1, 1),
+            f"{key}_f1_ratio": round(ours.f1 / base.f1, 2) if base.f1 else None,
         }
     return figures
 

@@ -79,9 +79,9 @@ def _bind(port: int) -> socket.socket:
 @click.option(
     "--products",
     type=click.IntRange(min=10),
-    default=16_000,
+    default=12_000,
     show_default=True,
-    help="Competitor offers across all shops (8 shops x 2,000 finishes in about a minute).",
+    help="Competitor offers across all shops (8 shops x 1,500: about a minute on 2 cores).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Market seed.")
 def demo(workdir: Path, port: int, sites: int, products: int, seed: int) -> None:

@@ -18,8 +18,15 @@ _strategy_option = click.option(
 
 @click.command()
 @_strategy_option
-@click.option("--dry-run", is_flag=True, help="Evaluate and show what would be proposed; write nothing.")
-@click.option("--show", default=10, show_default=True, help="How many suggestions to print (largest changes first).")
+@click.option(
+    "--dry-run", is_flag=True, help="Evaluate and show what would be proposed; write nothing."
+)
+@click.option(
+    "--show",
+    default=10,
+    show_default=True,
+    help="How many suggestions to print (largest changes first).",
+)
 @db_option
 def suggest(strategy_path: Path | None, dry_run: bool, show: int) -> None:
     """Evaluate every product under its strategy and store explained price suggestions.
@@ -58,9 +65,19 @@ def suggest(strategy_path: Path | None, dry_run: bool, show: int) -> None:
 
 @click.command()
 @_strategy_option
-@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 366), help="Days of history to replay.")
-@click.option("--compare", "compare_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="A second strategies file, shown side by side.")
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 366),
+    help="Days of history to replay.",
+)
+@click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A second strategies file, shown side by side.",
+)
 @db_option
 def backtest(strategy_path: Path | None, days: int, compare_path: Path | None) -> None:
     """Replay stored history: what a strategy would have proposed, day by day.

@@ -24,7 +24,9 @@ def schedule() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Site configs (default: PRICEWATCH_SITES_DIR, else the shipped crawler/sites).",
 )
-@click.option("--site", "sites", multiple=True, help="Schedule only this site (repeatable).")
+@click.option(
+    "--site", "sites", multiple=True, metavar="NAME", help="Schedule only this site (repeatable)."
+)
 @click.option(
     "--fast-clock",
     is_flag=True,
@@ -68,6 +70,20 @@ def schedule() -> None:
     metavar="SETTING=JSON",
     help="A Scrapy/Pricewatch setting for every crawl, e.g. --set LOG_LEVEL='\"INFO\"' (repeatable).",
 )
+@click.option(
+    "--broker",
+    envvar="PRICEWATCH_BROKER_URL",
+    metavar="URL",
+    help="Celery broker (PRICEWATCH_BROKER_URL): crawls go to `pricewatch worker`s instead of "
+    "running on this machine.",
+)
+@click.option(
+    "--queue",
+    envvar="PRICEWATCH_QUEUE",
+    default="pricewatch",
+    show_default=True,
+    help="With --broker: the queue workers take crawls from (PRICEWATCH_QUEUE).",
+)
 @click.option("--no-post", is_flag=True, help="Only crawl: skip matching and suggestions.")
 def run(
     sites_dir: Path | None,
@@ -79,6 +95,8 @@ def run(
     strategy: Path | None,
     log_dir: Path | None,
     crawl_settings: tuple[str, ...],
+    broker: str | None,
+    queue: str,
     no_post: bool,
 ) -> None:
     """Run the scheduler until SIGTERM or Ctrl-C.
@@ -128,6 +146,8 @@ def run(
         log_dir=log_dir,
         post_steps=not no_post,
         crawl_settings=overrides,
+        broker_url=broker,
+        queue=queue,
         sites=list(sites),
     )
     from pricing.store.schema import init_db
@@ -223,3 +243,38 @@ def plan(site: str, budget: int, cycles_per_day: float, show: int) -> None:
         click.echo(f"  {url}")
     if len(result.urls) > show:
         click.echo(f"  ... and {len(result.urls) - show} more")
+
+
+@click.command()
+@click.option(
+    "--broker",
+    envvar="PRICEWATCH_BROKER_URL",
+    required=True,
+    metavar="URL",
+    help="Celery broker (Redis), default PRICEWATCH_BROKER_URL.",
+)
+@click.option(
+    "--queue",
+    envvar="PRICEWATCH_QUEUE",
+    default="pricewatch",
+    show_default=True,
+    help="Queue to take crawls from (PRICEWATCH_QUEUE).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Crawls at once on this machine (each is a process using about one core).",
+)
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(broker: str, queue: str, concurrency: int, loglevel: str) -> None:
+    """Run crawls that a scheduler enqueued (Celery worker; the store comes with each task).
+
+    Start `pricewatch schedule run` with PRICEWATCH_BROKER_URL set and it enqueues each due
+    site's crawl instead of running it itself; any number of workers on any machines take them.
+    A worker that dies mid-crawl has its task delivered again (acknowledged late).
+    """
+    from pricing.schedule.celery_executor import make_celery, worker_argv
+
+    make_celery(broker).worker_main(worker_argv(concurrency, queue, loglevel))

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import re
 
+from pricing.catalog import gtin_check_digit_ok
+
 _NOT_DIGIT = re.compile(r"\D")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 GTIN_LENGTHS = (8, 12, 13, 14)
-
-
-def gtin_check_digit(body: str) -> int:
-    """The GS1 check digit for ``body`` (all digits but the last)."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        total += int(ch) * (3 if i % 2 == 0 else 1)
-    return (10 - total % 10) % 10
 
 
 def normalize_gtin(value: object) -> str | None:
@@ -41,7 +35,7 @@ def normalize_gtin(value: object) -> str | None:
         digits = digits.zfill(12 if len(digits) < 12 else 13)
     if len(digits) not in GTIN_LENGTHS or not digits.strip("0"):
         return None
-    if gtin_check_digit(digits[:-1]) != int(digits[-1]):
+    if not gtin_check_digit_ok(digits):  # the catalog import's own GS1 check
         return None
     return digits.zfill(14)
 

@@ -197,7 +197,7 @@ def bulk_decide(engine: Engine, actor: Actor, f: SuggestionFilter, action: str) 
     with engine.begin() as conn:
         touched = conn.execute(
             update(Suggestion)
-            .where(S.id.in_(matching_ids(f, conn.dialect.name)), S.status == St.pending)
+            .where(S.id.in_(matching_ids(f)), S.status == St.pending)
             .values(status=new_status, decided_at=at)
             .returning(S.id, S.proposed_price)
         ).all()

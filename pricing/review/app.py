@@ -67,6 +67,7 @@ def create_app(
     app.state.templates = make_env(stale_after)
     app.state.filter_options = FilterOptionsCache()
     app.state.stale_after = stale_after
+    app.state.login_throttle = auth.LoginThrottle()
 
     app.add_middleware(
         SessionMiddleware,

@@ -8,6 +8,8 @@ deactivated account or a changed role takes effect at once rather than when the 
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -150,6 +152,34 @@ def api_manager(user: CurrentUser = Depends(api_user)) -> CurrentUser:
     return user
 
 
+class LoginThrottle:
+    """Failed logins are limited per account name (``per_name``) and, more loosely, per client
+    address (``per_address``: many people may share a proxy) within ``window`` seconds; past
+    either limit the login answers 429 until the oldest failure ages out. In memory, per
+    process: it slows online guessing, and Argon2 already makes each guess expensive."""
+
+    def __init__(self, per_name: int = 5, per_address: int = 30, window: float = 300.0) -> None:
+        self.limits = {"name": per_name, "addr": per_address}
+        self.window = window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        times = self._failures[key]
+        while times and time.monotonic() - times[0] > self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(k)) >= self.limits[k.split(":", 1)[0]] for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        for k in keys:
+            self._recent(k).append(time.monotonic())
+
+    def succeeded(self, name_key: str) -> None:
+        self._failures.pop(name_key, None)
+
+
 router = APIRouter()
 
 
@@ -176,14 +206,21 @@ def login(
 ) -> Response:
     from pricing.review.web import render
 
+    throttle: LoginThrottle = request.app.state.login_throttle
+    keys = (f"name:{name.strip().lower()}", f"addr:{request.client.host if request.client else ''}")
+    if throttle.blocked(*keys):
+        context = {"next": _safe_next(next), "error": "Too many failed logins: wait a few minutes."}
+        return render(request, "login.html", context, status_code=429)
     user = authenticate(request.app.state.engine, name.strip(), password)
     if user is None:
+        throttle.failed(*keys)
         return render(
             request,
             "login.html",
             {"next": _safe_next(next), "error": "Wrong name or password."},
             status_code=401,
         )
+    throttle.succeeded(keys[0])
     request.session.clear()
     request.session.update({"uid": user.id, "csrf": new_csrf_token()})
     return RedirectResponse(_safe_next(next), status_code=303)

@@ -48,6 +48,7 @@ class Series:
     lines: list[str] = field(default_factory=list)  # in-stock path data
     dotted: list[str] = field(default_factory=list)  # out-of-stock path data
     stockouts: list[tuple[float, float]] = field(default_factory=list)  # (x, width)
+    points: list[tuple[float, float, str]] = field(default_factory=list)  # (x, y, tooltip)
     strip_y: float = 0.0
 
 
@@ -75,6 +76,11 @@ def _nice_step(span: float, count: int = 5) -> float:
 def build_chart(series: list[Series], ours: list[Step], start: datetime, end: datetime) -> Chart:
     """Lay out ``series`` (one per competitor offer) and our own price between start and end."""
     start, end = as_utc(start), as_utc(end)
+    # Trim the empty days before the first competitor observation: a week of history in a
+    # 90-day window would otherwise be a sliver at the right edge.
+    first = min((as_utc(s.start) for ser in series for s in ser.steps), default=None)
+    if first is not None and first > start:
+        start = max(start, first - max(timedelta(hours=1), (end - first) * 0.05))
     prices = [float(s.price) for ser in series for s in ser.steps if s.price is not None]
     prices += [float(s.price) for s in ours if s.price is not None]
     px, py = LEFT, TOP
@@ -108,6 +114,10 @@ def build_chart(series: list[Series], ours: list[Step], start: datetime, end: da
                 ser.stockouts.append((x1, round(x2 - x1, 1)))
             if s.price is not None:
                 (ser.dotted if s.out_of_stock else ser.lines).append(f"M{x1},{y(s.price)}H{x2}")
+                # A dot where each observed state begins: a state seen once is still visible.
+                ser.points.append(
+                    (x1, y(s.price), f"{s.price:.2f} from {as_utc(s.start):%d %b %H:%M}")
+                )
 
     our_path = []
     for s in ours:
@@ -118,9 +128,26 @@ def build_chart(series: list[Series], ours: list[Step], start: datetime, end: da
     while v <= hi + 1e-9:
         yticks.append((y(Decimal(str(v))), f"{v:,.2f}"))
         v += step
-    days = max(1, round(span_t / 86400 / 6))
-    xticks, t = [], start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    while t < end:
-        xticks.append((x(t), t.strftime("%d %b")))
-        t += timedelta(days=days)
+    xticks = [(x(t), label) for t, label in _time_ticks(start, end)]
     return Chart(WIDTH, height, (px, py, pw, ph), series, our_path, xticks, yticks, False)
+
+
+def _time_ticks(start: datetime, end: datetime, count: int = 6) -> list[tuple[datetime, str]]:
+    """About ``count`` round times between start and end: days, or hours for short spans."""
+    hours = (end - start).total_seconds() / 3600
+    if hours >= 48:
+        every, fmt = timedelta(days=max(1, round(hours / 24 / count))), "%d %b"
+        t = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    else:
+        step = next((h for h in (1, 2, 3, 4, 6, 12, 24) if hours / h <= count), 24)
+        every, fmt = timedelta(hours=step), "%d %b %H:%M"
+        t = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if hours < 1:
+            every, t = timedelta(minutes=10), start.replace(second=0, microsecond=0)
+            fmt = "%H:%M"
+    ticks = []
+    while t < end and len(ticks) < 4 * count:
+        if t > start:
+            ticks.append((t, t.strftime(fmt)))
+        t += every
+    return ticks

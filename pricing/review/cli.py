@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -26,7 +27,14 @@ def review() -> None:
     help="Port to listen on (0: any free port, printed at start).",
 )
 @click.option("--https-only", is_flag=True, help="Behind TLS: Secure cookies and HSTS.")
-def serve(host: str, port: int, https_only: bool) -> None:
+@click.option(
+    "--stale-hours",
+    default=24.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Competitor data older than this is marked stale.",
+)
+def serve(host: str, port: int, https_only: bool, stale_hours: float) -> None:
     """Serve the review app (pages at /suggestions, JSON API under /api/).
 
     Sessions are signed with PRICEWATCH_SECRET_KEY; set it, or everyone is logged out when the
@@ -39,7 +47,7 @@ def serve(host: str, port: int, https_only: bool) -> None:
 
     engine = engine_from_context()
     init_db(engine)
-    app = create_app(engine, https_only=https_only)
+    app = create_app(engine, https_only=https_only, stale_after=timedelta(hours=stale_hours))
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
 
 

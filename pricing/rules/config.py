@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pricing.currencies import is_currency
+
 DEFAULT_STRATEGIES = "default_strategies.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -81,9 +83,23 @@ class TimeWindow(_Strict):
 
 
 ReferenceKind = Literal[
-    "lowest", "median", "average", "nth_lowest", "competitor", "lowest_in_stock", "cost_plus", "current"
+    "lowest",
+    "median",
+    "average",
+    "nth_lowest",
+    "competitor",
+    "lowest_in_stock",
+    "cost_plus",
+    "current",
 ]
-COMPETITOR_REFERENCES = {"lowest", "median", "average", "nth_lowest", "competitor", "lowest_in_stock"}
+COMPETITOR_REFERENCES = {
+    "lowest",
+    "median",
+    "average",
+    "nth_lowest",
+    "competitor",
+    "lowest_in_stock",
+}
 
 
 class Reference(_Strict):
@@ -206,15 +222,22 @@ class Strategy(_Strict):
 class Rates(_Strict):
     """Currency rates: 1 unit of each currency is worth ``rates[c]`` units of ``base``."""
 
-    base: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    base: str = "USD"
     rates: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("base")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value
 
     @field_validator("rates")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         for code, rate in value.items():
-            if len(code) != 3 or not code.isupper():
-                raise ValueError(f"{code!r} is not an ISO 4217 code")
+            if not is_currency(code):
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
             if not rate > 0:
                 raise ValueError(f"rate for {code} must be positive, got {rate}")
         return value
@@ -295,5 +318,7 @@ def load_strategies(path: Path | str | None = None) -> StrategyFile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StrategyError(shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise StrategyError(
+            shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     return parse_strategies(data, shown)

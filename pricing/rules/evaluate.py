@@ -14,6 +14,7 @@ ending, unchanged, suggest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -163,7 +164,11 @@ def _adjust(s: Strategy, ref: pd.Series, valid: pd.DataFrame) -> tuple[pd.Series
 
 
 def _demand(
-    s: Strategy, prods: pd.DataFrame, target: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+    s: Strategy,
+    prods: pd.DataFrame,
+    target: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
     settings: Settings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The demand step: (new target, applied mask, elasticity used)."""
@@ -242,8 +247,10 @@ def _evaluate_strategy(
     if s.demand is not None:
         lower = g.fmax(floor, map_price, np.full(len(prods), 0.01))
         upper = np.where(np.isnan(ceiling), np.inf, ceiling)
-        target, hit, e = _demand(s, prods, target, lower, upper, settings)
-        r["demand_hit"], r["elasticity_used"] = hit & ~stock_hit, e
+        demanded, hit, e = _demand(s, prods, target, lower, upper, settings)
+        hit &= ~stock_hit  # competitors all out of stock: the stock step stands
+        target = np.where(hit, demanded, target)
+        r["demand_hit"], r["elasticity_used"] = hit, e
     r["target"] = target
 
     out = g.constrain(
@@ -294,8 +301,13 @@ def evaluate(
     offers: pd.DataFrame,
     sf: StrategyFile,
     now: datetime | None = None,
+    on_part: Callable[[pd.DataFrame], None] | None = None,
 ) -> Evaluation:
-    """Evaluate every product under its strategy; one vectorized pass per strategy."""
+    """Evaluate every product under its strategy; one vectorized pass per strategy.
+
+    ``on_part`` receives each strategy's finished rows as soon as they exist, so a caller can
+    write them while the next strategy is evaluated.
+    """
     now = now or datetime.now(UTC)
     assigned = assign_strategies(products, sf, now)
     frames, used = [], np.zeros(len(offers), dtype=bool)
@@ -308,20 +320,28 @@ def evaluate(
         prods = products[mine]
         r, u = _evaluate_strategy(s, prods, offers[rows], sf.settings, now)
         r["strategy"] = s.name
-        r["explanation"] = explain(r, prods, s)
+        r["explanation"] = explain(r, prods, s, s.guards.stale_hours or sf.settings.stale_hours)
+        r["current"], r["cost"], r["currency"] = prods["price"], prods["cost"], prods["currency"]
+        if on_part is not None:
+            on_part(r)
         frames.append(r)
         used[np.flatnonzero(rows)[u]] = True
     none = products[assigned.isna().to_numpy()]
     if len(none):
         frames.append(
             pd.DataFrame(
-                {"outcome": "no_strategy", "strategy": pd.NA, "explanation": "no strategy applies"},
+                {
+                    "outcome": "no_strategy",
+                    "strategy": pd.NA,
+                    "explanation": "no strategy applies",
+                    "current": none["price"],
+                    "cost": none["cost"],
+                    "currency": none["currency"],
+                },
                 index=none.index,
-            )
+            )  # fmt: skip
         )
     result = pd.concat(frames) if frames else pd.DataFrame(columns=["outcome", "strategy"])
-    result = result.reindex(products.index)
-    result["current"] = products["price"]
-    result["cost"] = products["cost"]
-    result["currency"] = products["currency"]
-    return Evaluation(products=result, used=pd.Series(used, index=offers.index))
+    return Evaluation(
+        products=result.reindex(products.index), used=pd.Series(used, index=offers.index)
+    )

@@ -82,7 +82,9 @@ def _ordinal(n: int) -> str:
 def _reference(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
     ref = s.reference
     has = r["ref"].notna().to_numpy()
-    site = r["ref_site"].astype(object).where(r["ref_site"].notna(), "").astype(str).str.slice(0, 60)
+    site = (
+        r["ref_site"].astype(object).where(r["ref_site"].notna(), "").astype(str).str.slice(0, 60)
+    )
     site = site.to_numpy(dtype=object)
     kinds = {
         "lowest": ("lowest competitor ", site, " ", m["ref"]),
@@ -149,8 +151,16 @@ def _limits(r: pd.DataFrame, m: _Amounts, s: Strategy) -> tuple[np.ndarray, np.n
     first = np.full(len(r), "", dtype=object)
     for code, name, col in ((1, "floor", "floor"), (2, "MAP", "map"), (3, "ceiling", "ceiling")):
         hit = binding == code
-        first = np.where(hit & override, _pick(hit & override, f"{name} ", m[col], f" wins over {mc} → ", m["clipped"]), first)
-        first = np.where(hit & ~override, _pick(hit & ~override, f"{name} ", m[col], " wins over ", m["target"]), first)
+        first = np.where(
+            hit & override,
+            _pick(hit & override, f"{name} ", m[col], f" wins over {mc} → ", m["clipped"]),
+            first,
+        )
+        first = np.where(
+            hit & ~override,
+            _pick(hit & ~override, f"{name} ", m[col], " wins over ", m["target"]),
+            first,
+        )
     caps = (binding >= 4) & ~override
     first = np.where(caps, _pick(caps, f"{mc} caps ", m["target"], " → ", m["clipped"]), first)
     floor_ok = r["floor"].notna().to_numpy() & (binding != 1)
@@ -161,7 +171,9 @@ def _limits(r: pd.DataFrame, m: _Amounts, s: Strategy) -> tuple[np.ndarray, np.n
     )
 
 
-def _reason(key: str, r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+def _reason(
+    key: str, r: pd.DataFrame, prods: pd.DataFrame, s: Strategy, stale_h: float
+) -> np.ndarray:
     """Why nothing is proposed, for the rows ``r`` whose outcome is ``key``."""
     gd = s.guards
     m = _Amounts(r, {"cost": prods["cost"], "current": prods["price"]})
@@ -171,24 +183,38 @@ def _reason(key: str, r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.n
         return np.full(n, text + ": nothing proposed", dtype=object)
     if key == "cooldown":
         age = np.char.mod("%.0f", np.nan_to_num(r["cooldown_age_h"].to_numpy())).astype(object)
-        return "cooldown: last change " + age + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed"
-    ignored = _ignored(r, gd.stale_hours or 48)
+        return (
+            "cooldown: last change "
+            + age
+            + f" h ago, {gd.cooldown_hours:g} h required: nothing proposed"
+        )
+    ignored = _ignored(r, stale_h)
     if key == "too_few_competitors":
         needs = int(r["needs"].iloc[0])
-        text = _counts(r["n_used"]) + f" valid competitor prices, {needs} required: nothing proposed"
+        text = (
+            _counts(r["n_used"]) + f" valid competitor prices, {needs} required: nothing proposed"
+        )
         return join(text, ignored)
     if key == "no_reference":
         text = _reference(r, m, s)
         if s.adjustment.kind == "rank":
             has = r["ref"].notna().to_numpy()
             rank = s.adjustment.rank
-            need = _pick(has, f"rank {rank} needs {rank} valid competitor prices, have ", _counts(r["n_used"]))
+            need = _pick(
+                has,
+                f"rank {rank} needs {rank} valid competitor prices, have ",
+                _counts(r["n_used"]),
+            )
             text = np.where(has, need, text)
         return join(text + ": nothing proposed", ignored)
     if key == "bounds_conflict":
         return np.where(
             r["conflict"].to_numpy() == 1,
-            "MAP " + m["map"] + " above ceiling " + m["ceiling"] + ": MAP and ceiling cannot both hold, nothing proposed",
+            "MAP "
+            + m["map"]
+            + " above ceiling "
+            + m["ceiling"]
+            + ": MAP and ceiling cannot both hold, nothing proposed",
             "floor " + m["floor"] + " above ceiling " + m["ceiling"] + ": nothing proposed",
         )
     # no_price_fits
@@ -196,41 +222,61 @@ def _reason(key: str, r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.n
     lower = np.where(lower == "", "0.01", lower)
     upper = np.where(m["ceiling"] == "", "no ceiling", m["ceiling"])
     text = (
-        f"no price ending {gd.ending or 'cent'} fits between " + lower + " and " + upper
-        + " within the max change of " + m["current"] + ": nothing proposed"
+        f"no price ending {gd.ending or 'cent'} fits between "
+        + lower
+        + " and "
+        + upper
+        + " within the max change of "
+        + m["current"]
+        + ": nothing proposed"
     )
     return join(_reference(r, m, s), text)
 
 
-def _chain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
+def _chain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy, stale_h: float) -> np.ndarray:
     """Step by step, for rows where a price was decided (a suggestion or 'no change')."""
     gd = s.guards
     m = _Amounts(r, {"cost": prods["cost"], "current": prods["price"]})
-    pieces = [_reference(r, m, s), _ignored(r, gd.stale_hours or 48), _adjustment(r, m, s)]
+    pieces = [_reference(r, m, s), _ignored(r, stale_h), _adjustment(r, m, s)]
     if s.stock is not None:
         stock = r["stock_hit"].to_numpy(dtype=bool)
-        pieces.append(_pick(stock, "all ", _counts(r["n_used"]), f" competitors out of stock → raise {s.stock.raise_pct:g}% toward ceiling → ", m["target"]))
+        pieces.append(
+            _pick(
+                stock,
+                "all ",
+                _counts(r["n_used"]),
+                f" competitors out of stock → raise {s.stock.raise_pct:g}% toward ceiling → ",
+                m["target"],
+            )
+        )
     if s.demand is not None:
         demand = r["demand_hit"].to_numpy(dtype=bool)
         e = np.char.mod("%.2f", r["elasticity_used"].fillna(0).to_numpy()).astype(object)
-        pieces.append(_pick(demand, "elasticity ", e, f" → {s.demand.objective}-maximizing ", m["target"]))
+        pieces.append(
+            _pick(demand, "elasticity ", e, f" → {s.demand.objective}-maximizing ", m["target"])
+        )
     first, notes = _limits(r, m, s)
     pieces.append(first)
     if gd.ending:
         up = np.where(r["ending_up"].to_numpy(dtype=bool), " (upward, within limits)", "")
-        pieces.append(_pick(np.ones(len(r), dtype=bool), f"ending {gd.ending}", up, " → ", m["final"]))
+        pieces.append(
+            _pick(np.ones(len(r), dtype=bool), f"ending {gd.ending}", up, " → ", m["final"])
+        )
     pieces += [notes, _pick(r["outcome"].to_numpy() == "unchanged", "= current price: no change")]
     return join(*pieces)
 
 
-def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy) -> np.ndarray:
-    """One explanation per product row of the evaluation frame ``r``."""
+def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy, stale_hours: float) -> np.ndarray:
+    """One explanation per product row of the evaluation frame ``r``.
+
+    ``stale_hours``: the staleness limit in force (the strategy's, else the settings').
+    """
     outcome = r["outcome"].to_numpy()
     out = np.full(len(r), "", dtype=object)
     decided = np.isin(outcome, ["suggest", "unchanged"])
     if decided.any():
-        out[decided] = _chain(r[decided], prods[decided], s)
+        out[decided] = _chain(r[decided], prods[decided], s, stale_hours)
     for key in np.unique(outcome[~decided]):
         hit = outcome == key
-        out[hit] = _reason(str(key), r[hit], prods[hit], s)
+        out[hit] = _reason(str(key), r[hit], prods[hit], s, stale_hours)
     return out

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, String, case, cast, select, type_coerce
+from sqlalchemy import Connection, Engine, Float, String, case, cast, func, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -56,7 +56,9 @@ def _epoch_sqlite(element, compiler, **kw):
 
 @compiles(epoch)
 def _epoch_default(element, compiler, **kw):
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+    return (
+        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+    )
 
 
 def _rows(conn: Connection, stmt) -> np.ndarray:
@@ -109,7 +111,10 @@ def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
 
 def _tags(conn: Connection) -> pd.Series:
     """Tag lists of the products that have any (JSON text on SQLite, parsed on PostgreSQL)."""
-    rows = _rows(conn, select(Product.id, type_coerce(Product.tags, String)).where(Product.tags.is_not(None)))
+    stmt = select(Product.id, type_coerce(Product.tags, String)).where(Product.tags.is_not(None))
+    if conn.dialect.name == "sqlite":  # JSON null and [] are text there: skip them in SQL
+        stmt = stmt.where(type_coerce(Product.tags, String).not_in(["null", "[]"]))
+    rows = _rows(conn, stmt)
     found: dict[int, list] = {}
     for pid, raw in rows:
         if raw in ("null", "[]", ""):  # JSON null and empty lists, the common case: skip parsing
@@ -123,54 +128,81 @@ def _tags(conn: Connection) -> pd.Series:
 def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame:
     est = _rows(
         conn,
-        select(ElasticityEstimate.scope, ElasticityEstimate.key, ElasticityEstimate.elasticity)
-        .where(ElasticityEstimate.elasticity.is_not(None)),
+        select(
+            ElasticityEstimate.scope, ElasticityEstimate.key, ElasticityEstimate.elasticity
+        ).where(ElasticityEstimate.elasticity.is_not(None)),
     )
     frame = pd.DataFrame(est, columns=["scope", "key", "elasticity"])
     by_sku = frame[frame["scope"] == "sku"].set_index("key")["elasticity"]
     by_cat = frame[frame["scope"] == "category"].set_index("key")["elasticity"]
-    own = products["sku"].map(by_sku).astype("float64")
-    pooled = products["category"].map(by_cat).astype("float64")
+    nan = pd.Series(np.nan, index=products.index)
+    own = products["sku"].map(by_sku).astype("float64") if len(by_sku) else nan
+    pooled = products["category"].map(by_cat).astype("float64") if len(by_cat) else nan
     products["elasticity"] = own.fillna(pooled)
-    products["elasticity_scope"] = np.where(own.notna(), "sku", np.where(pooled.notna(), "category", ""))
+    products["elasticity_scope"] = np.where(
+        own.notna(), "sku", np.where(pooled.notna(), "category", "")
+    )
     return products
 
 
-def load_offers(
-    conn: Connection, rates: Rates, products: pd.DataFrame, id_range: tuple[int, int] | None = None
-) -> pd.DataFrame:
-    """One row per usable match: the offer's current state in the product's currency, flagged.
+def load_offers(conn: Connection, rates: Rates, products: pd.DataFrame) -> pd.DataFrame:
+    """One row per usable match: the offer's current state in the product's currency, flagged."""
+    return prepare_offers(raw_offers(conn), products, rates)
+
+
+def raw_offers(conn: Connection, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
+    """The usable matches' current offer states, unconverted.
 
     ``id_range``: only products with ``lo <= id < hi`` (lets two connections share the work).
     """
-    sites = _rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
+    sites = load_sites(conn)
     broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
-    flags = (
-        _flag(Match.substitute.is_(True), F_SUBSTITUTE)
-        + _flag(Offer.cur_suspect.is_(True), F_SUSPECT)
-        + _flag(Match.status == MatchStatus.confirmed.value, F_CONFIRMED)
-        + _flag(Offer.cur_availability == "in_stock", F_IN_STOCK)
-        + _flag(Offer.cur_run_id.in_(broken), F_BROKEN)
-    )
+    flags = offer_flags(
+        Match.substitute.is_(True), Offer.cur_suspect.is_(True),
+        Match.status == MatchStatus.confirmed.value, Offer.cur_availability == "in_stock",
+        Offer.cur_run_id.in_(broken),
+    )  # fmt: skip
     stmt = (
         select(
-            Match.product_id, Match.offer_id, Offer.site_id, cast(Offer.cur_price, Float),
-            Offer.cur_currency, Match.confidence, flags, epoch(Offer.last_seen),
+            Match.product_id,
+            Match.offer_id,
+            Offer.site_id,
+            cast(Offer.cur_price, Float),
+            Offer.cur_currency,
+            Match.confidence,
+            flags,
+            epoch(Offer.last_seen),
         )  # fmt: skip
         .join(Offer, Offer.id == Match.offer_id)
         .where(Match.status.in_(USABLE_MATCHES))
     )
     if id_range is not None:
         stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
-    a = _rows(conn, stmt)
-    # Sites and currencies are few: categoricals keep them as small integer codes.
+    return offer_frame(_rows(conn, stmt), sites)
+
+
+def load_sites(conn: Connection) -> np.ndarray:
+    return _rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
+
+
+def offer_flags(substitute, suspect, confirmed, in_stock, broken):
+    """The five offer flags packed into one small integer, computed by the database."""
+    return (
+        _flag(substitute, F_SUBSTITUTE) + _flag(suspect, F_SUSPECT) + _flag(confirmed, F_CONFIRMED)
+        + _flag(in_stock, F_IN_STOCK) + _flag(broken, F_BROKEN)
+    )  # fmt: skip
+
+
+def offer_frame(a: np.ndarray, sites: np.ndarray) -> pd.DataFrame:
+    """Unpack rows (product_id, offer_id, site_id, price, currency, confidence, flags, seen)."""
     site_ids = sites[:, 0].astype("int64")
     code = np.searchsorted(site_ids, a[:, 2].astype("int64")) if len(site_ids) else a[:, 2]
+    # Sites and currencies are few: categoricals keep them as small integer codes.
     site = pd.Categorical.from_codes(code, categories=pd.Index(sites[:, 1]))
     own_cur = a[:, 4]
     currency = np.where(pd.isna(own_cur), sites[:, 2][code] if len(sites) else None, own_cur)
     f = a[:, 6].astype("int64")
-    df = pd.DataFrame(
+    return pd.DataFrame(
         {
             "product_id": a[:, 0].astype("int64"),
             "offer_id": a[:, 1].astype("int64"),
@@ -186,7 +218,6 @@ def load_offers(
             "data_at": from_epoch(a[:, 7]),
         }
     )
-    return prepare_offers(df, products, rates)
 
 
 def prepare_offers(df: pd.DataFrame, products: pd.DataFrame, rates: Rates) -> pd.DataFrame:
@@ -216,7 +247,9 @@ def convert(
     table = rates.to_base()
     src = from_cur.map(table).astype("float64").to_numpy()
     dst = to_cur.map(table).astype("float64").to_numpy()
-    same = (from_cur.astype(object).to_numpy() == to_cur.astype(object).to_numpy()) & from_cur.notna().to_numpy()
+    same = (
+        from_cur.astype(object).to_numpy() == to_cur.astype(object).to_numpy()
+    ) & from_cur.notna().to_numpy()
     ok = same | (~np.isnan(src) & ~np.isnan(dst))
     values = amount.to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
@@ -225,30 +258,38 @@ def convert(
 
 
 def load_inputs(
-    engine: Engine, rates: Rates, *, with_tags: bool = False, workers: int = 2
+    engine: Engine,
+    rates: Rates,
+    *,
+    with_tags: bool = False,
+    workers: int = 2,
+    min_split: int = 10_000,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Products and offers as of now.
 
-    The offer query is split by product id over ``workers`` connections in threads: SQLite
-    and psycopg release the GIL while the database works, so two cores read at once (the
-    read was the largest share of a suggest run). Each connection reads its own snapshot;
-    a write landing between them can only make a product's offers a moment newer.
+    The offer query is split by product id over ``workers`` connections in threads, and our
+    products load meanwhile: SQLite and psycopg release the GIL while the database works, so
+    both cores read at once (the read was the largest share of a suggest run). Each connection
+    reads its own snapshot; a write landing between them can only make data a moment newer.
     """
     with engine.connect() as conn:
-        products = load_products(conn, with_tags=with_tags)
-    if workers <= 1 or len(products) < 10_000:
+        lo, hi = conn.execute(select(func.min(Match.product_id), func.max(Match.product_id))).one()
+    if workers <= 1 or lo is None or hi - lo < min_split:
         with engine.connect() as conn:
+            products = load_products(conn, with_tags=with_tags)
             return products, load_offers(conn, rates, products)
-    ids = products.index.to_numpy()
-    cuts = [int(ids[len(ids) * i // workers]) for i in range(workers)] + [int(ids[-1]) + 1]
+    cuts = [lo + (hi + 1 - lo) * i // workers for i in range(workers)] + [hi + 1]
 
     def part(i: int) -> pd.DataFrame:
         with engine.connect() as conn:
-            return load_offers(conn, rates, products, (cuts[i], cuts[i + 1]))
+            return raw_offers(conn, (cuts[i], cuts[i + 1]))
 
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(part, range(workers)))
-    return products, pd.concat(parts, ignore_index=True)
+        futures = [pool.submit(part, i) for i in range(workers)]
+        with engine.connect() as conn:  # meanwhile, in this thread
+            products = load_products(conn, with_tags=with_tags)
+        parts = [f.result() for f in futures]
+    return products, prepare_offers(pd.concat(parts, ignore_index=True), products, rates)
 
 
 def hours_since(times: pd.Series, now: datetime) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""One suggest run: read the store, evaluate every product, write suggestions, in that order.
+"""One suggest run: read the store, evaluate every product, write suggestions.
 
-Writing is one transaction: pending suggestions of every product this run decided (a new
-proposal, or "the current price is right") are superseded; new suggestions are inserted;
-those below ``settings.auto_approve_below_pct`` are stored as ``auto_approved`` with a
-decisions row and an audit_log row each (set-based INSERT … SELECT, not a loop). A suggestion
-where a floor or MAP overrode the maximum change is never auto-approved.
+Each strategy's suggestions go to a writer thread as soon as they are evaluated (see
+writer.py: one transaction, committed at the end, rolled back on any error). Pending
+suggestions of every product this run decided (a new proposal, or "the current price is
+right") are superseded. Those changing the price by less than
+``settings.auto_approve_below_pct`` are stored as ``auto_approved`` with a decisions row and
+an audit_log row each; a suggestion where a floor or MAP overrode the maximum change is never
+auto-approved.
 
 Margins are stored in percent of the price: ``(price - cost) / price * 100``.
 """
@@ -19,15 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, cast, insert, literal, select
+from sqlalchemy import Engine
 
 from pricing.rules.config import StrategyFile, load_strategies
-from pricing.rules.evaluate import Evaluation, evaluate
+from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import load_inputs
-from pricing.store.bulk import sink_for
-from pricing.store.models import AuditLog, Decision, Suggestion, SuggestionStatus
-
-ACTOR = "rules"
+from pricing.rules.writer import ACTOR, COLUMNS, BackgroundWriter
+from pricing.store.models import SuggestionStatus
 
 
 @dataclass
@@ -58,9 +58,11 @@ def _as_strategy_file(strategies: StrategyFile | str | Path | None) -> StrategyF
     return load_strategies(strategies)
 
 
-def suggestion_rows(ev: Evaluation, run_id: str, now: datetime, sf: StrategyFile) -> pd.DataFrame:
-    """The suggestions table's columns, for the products whose outcome is 'suggest'."""
-    s = ev.suggestions
+def suggestion_rows(
+    part: pd.DataFrame, run_id: str, now: datetime, sf: StrategyFile
+) -> pd.DataFrame:
+    """The suggestions table's columns, for the rows of ``part`` whose outcome is 'suggest'."""
+    s = part[part["outcome"] == "suggest"]
     cur = s["current"].to_numpy(dtype="float64")
     new = s["final"].to_numpy(dtype="float64")
     cost = s["cost"].to_numpy(dtype="float64")
@@ -72,10 +74,9 @@ def suggestion_rows(ev: Evaluation, run_id: str, now: datetime, sf: StrategyFile
     auto = np.zeros(len(s), dtype=bool)
     if threshold is not None:
         auto = (np.abs(change) < threshold) & ~s["override"].to_numpy(dtype=bool)
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "product_id": s.index.to_numpy(),
-            "created_at": now,
             "suggest_run": run_id,
             "strategy": s["strategy"].to_numpy(dtype=object),
             "current_price": np.round(cur, 2),
@@ -91,113 +92,10 @@ def suggestion_rows(ev: Evaluation, run_id: str, now: datetime, sf: StrategyFile
             "status": np.where(
                 auto, SuggestionStatus.auto_approved.value, SuggestionStatus.pending.value
             ),
+            "created_at": now,
             "decided_at": np.where(auto, now, None),
         }
     )
-    return rows
-
-
-COLUMNS = (
-    "product_id", "created_at", "suggest_run", "strategy", "current_price", "proposed_price",
-    "currency", "change_pct", "margin_before", "margin_after", "competitor_count",
-    "lowest_competitor", "oldest_data_at", "explanation", "status", "decided_at",
-)
-
-
-def _py(values) -> list:
-    """Python values with None for NaN/NA (what drivers expect)."""
-    return [None if v is None or v != v else v for v in np.asarray(values, dtype=object).tolist()]
-
-
-def _stamps(sink, times: pd.Series) -> list:
-    """Storage forms of a datetime column; vectorized when the sink stores ISO text."""
-    present = times.notna().to_numpy()
-    if not present.any():
-        return [None] * len(times)
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ").astype(object)
-    first = int(np.flatnonzero(present)[0])
-    if sink.ts(times.iloc[first].to_pydatetime()) != text[first]:  # not a text-storing sink
-        return [sink.ts(t.to_pydatetime()) if ok else None for t, ok in zip(times, present, strict=True)]
-    return np.where(present, text, None).tolist()
-
-
-def records(rows: pd.DataFrame) -> list[dict]:
-    """The rows as dicts of Python values (for ORM or Core inserts)."""
-    cols = {c: _py(rows[c]) for c in COLUMNS if c != "oldest_data_at"}
-    cols["oldest_data_at"] = [
-        t.to_pydatetime() if ok else None
-        for t, ok in zip(rows["oldest_data_at"], rows["oldest_data_at"].notna(), strict=True)
-    ]
-    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
-
-
-def _insert_rows(conn: Connection, rows: pd.DataFrame, now: datetime) -> None:
-    """Bulk insert through the store's sink (driver executemany on SQLite, COPY on PostgreSQL)."""
-    sink = sink_for(conn)
-    stamp = sink.ts(now)
-    auto = (rows["status"] == SuggestionStatus.auto_approved.value).to_numpy()
-    cols = {c: _py(rows[c]) for c in COLUMNS if c not in ("created_at", "oldest_data_at", "decided_at")}
-    cols["created_at"] = [stamp] * len(rows)
-    cols["oldest_data_at"] = _stamps(sink, rows["oldest_data_at"])
-    cols["decided_at"] = np.where(auto, stamp, None).tolist()
-    for c in ("current_price", "proposed_price"):
-        cols[c] = [None if v is None else sink.money(v) for v in cols[c]]
-    data = list(zip(*(cols[c] for c in COLUMNS), strict=True))
-    sink.insert(Suggestion.__table__, COLUMNS, data)
-
-
-def write_suggestions(
-    conn: Connection, rows: pd.DataFrame, decided: np.ndarray, run_id: str, now: datetime
-) -> tuple[int, int]:
-    """Supersede, insert, record auto-approvals. Returns (superseded, auto_approved)."""
-    pending = conn.execute(
-        select(Suggestion.id, Suggestion.product_id).where(
-            Suggestion.status == SuggestionStatus.pending.value
-        )
-    ).all()
-    decided_set = set(decided.tolist())
-    stale_ids = [sid for sid, pid in pending if pid in decided_set]
-    if stale_ids:
-        sink = sink_for(conn)
-        values = (SuggestionStatus.superseded.value, sink.ts(now))
-        sink.update(Suggestion.__table__, ("status", "decided_at"), [(i, *values) for i in stale_ids])
-        conn.execute(
-            insert(AuditLog).values(
-                at=now, actor=ACTOR, action="supersede", entity="suggestion",
-                entity_id=run_id, count=len(stale_ids),
-                details={"reason": f"replaced by suggest run {run_id}"},
-            )
-        )
-    if len(rows):
-        _insert_rows(conn, rows, now)
-    auto = int((rows["status"] == SuggestionStatus.auto_approved.value).sum()) if len(rows) else 0
-    if auto:
-        mine = (Suggestion.suggest_run == run_id) & (
-            Suggestion.status == SuggestionStatus.auto_approved.value
-        )
-        conn.execute(
-            insert(Decision).from_select(
-                ["suggestion_id", "decided_at", "action", "old_price", "new_price", "note"],
-                select(
-                    Suggestion.id, literal(now, Decision.decided_at.type), literal("auto_approve"),
-                    Suggestion.current_price, Suggestion.proposed_price,
-                    literal("change below the auto-approval threshold"),
-                ).where(mine),
-            )
-        )
-        conn.execute(
-            insert(AuditLog).from_select(
-                ["at", "actor", "action", "entity", "entity_id", "old_value", "new_value", "count"],
-                select(
-                    literal(now, AuditLog.at.type), literal(ACTOR), literal("auto_approve"),
-                    literal("suggestion"), cast(Suggestion.id, String),
-                    cast(Suggestion.current_price, String), cast(Suggestion.proposed_price, String),
-                    literal(1),
-                ).where(mine),
-            )
-        )
-    return len(stale_ids), auto
 
 
 def run_suggestions(
@@ -220,31 +118,41 @@ def run_suggestions(
     with_tags = any(s.applies_to.tags for s in sf.strategies)
     products, offers = load_inputs(engine, sf.settings.currency_rates, with_tags=with_tags)
     t1 = time.perf_counter()
-    ev = evaluate(products, offers, sf, now)
-    rows = suggestion_rows(ev, run_id, now, sf)
+    writer = None if dry_run else BackgroundWriter(engine, run_id, now)
+    parts: list[pd.DataFrame] = []
+
+    def on_part(part: pd.DataFrame) -> None:
+        rows = suggestion_rows(part, run_id, now, sf)
+        parts.append(rows)
+        if writer is not None and len(rows):
+            writer.put(rows)
+
+    try:
+        ev = evaluate(products, offers, sf, now, on_part=on_part)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     t2 = time.perf_counter()
     outcome = ev.products["outcome"]
-    decided = ev.products.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
-    if not dry_run:
-        with engine.begin() as conn:
-            report.superseded, report.auto_approved = write_suggestions(
-                conn, rows, decided, run_id, now
-            )
-            conn.execute(
-                insert(AuditLog).values(
-                    at=now, actor=ACTOR, action="suggest_run", entity="suggest_run",
-                    entity_id=run_id, count=len(rows),
-                    details={"outcomes": outcome.value_counts().to_dict()},
-                )
-            )
-    else:
-        report.auto_approved = int((rows["status"] == SuggestionStatus.auto_approved.value).sum())
+    counts = {str(k): int(v) for k, v in outcome.value_counts().items()}
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+    if writer is not None:
+        decided = ev.products.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
+        audit = dict(
+            at=now, actor=ACTOR, action="suggest_run", entity="suggest_run", entity_id=run_id,
+            count=len(rows), details={"outcomes": counts},
+        )  # fmt: skip
+        writer.close(decided, audit)
+        report.superseded = writer.superseded
     t3 = time.perf_counter()
 
     report.products = len(products)
     report.suggested = len(rows)
-    report.outcomes = {str(k): int(v) for k, v in outcome.value_counts().items()}
+    report.auto_approved = int((rows["status"] == SuggestionStatus.auto_approved.value).sum())
+    report.outcomes = counts
     report.by_strategy = {str(k): int(v) for k, v in rows["strategy"].value_counts().items()}
+    # The write overlaps evaluation: write_s is what was left to wait for after it.
     report.timings = {"read_s": t1 - t0, "evaluate_s": t2 - t1, "write_s": t3 - t2}
     report.suggestions = rows
     return report

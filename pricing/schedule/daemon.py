@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -32,7 +33,7 @@ from sqlalchemy import Engine, func, select
 from crawler.siteconfig import SiteConfig, load_all_site_configs
 from pricing.schedule.executor import CrawlExecutor, CrawlOutcome, CrawlRequest, LocalExecutor
 from pricing.schedule.lock import ProcessLock
-from pricing.schedule.triggers import describe, period_of, trigger_for
+from pricing.schedule.triggers import describe, trigger_for
 from pricing.store.db import make_engine
 from pricing.store.models import CrawlRun, Observation, Offer, RunStatus
 from pricing.store.runs import _pid_alive, reap_stale_runs
@@ -64,6 +65,8 @@ class ScheduleSettings:
     log_dir: Path | None = None
     post_steps: bool = True  # match + suggest after crawls
     crawl_settings: dict = field(default_factory=dict)  # Scrapy settings for every crawl
+    broker_url: str | None = None  # given: crawls go to `pricewatch worker`s through Celery
+    queue: str | None = None
     stop_timeout: float = 30.0
     sites: list[str] = field(default_factory=list)  # only these sites (default: all enabled)
 
@@ -88,15 +91,9 @@ class Scheduler:
     ):
         self.engine = engine
         self.settings = settings
-        self.executor = executor or LocalExecutor(
-            engine,
-            settings.db_url,
-            settings.sites_dir,
-            log_dir=settings.log_dir,
-            crawl_settings=settings.crawl_settings,
-        )
+        self.executor = executor or default_executor(engine, settings)
         self.lock = ProcessLock(engine, on_lost=self.request_stop)
-        self.history: list[CycleRecord] = []
+        self.history: deque[CycleRecord] = deque(maxlen=1000)  # recent cycles; runs for months
         self._stop_requested = threading.Event()
         self._stopping = False
         self._post_lock = threading.Lock()
@@ -195,11 +192,11 @@ class Scheduler:
                 id=job_id,
                 name=name,
                 replace_existing=True,
-                misfire_grace_time=max(
-                    1, int(period_of(site.cadence, timezone=tz, scale=scale).total_seconds())
-                ),
-                # A new site is crawled at once; a changed cadence starts from now.
-                next_run_time=datetime.now(UTC) if job is None else None,
+                # However late (a scheduler down for a day), a missed crawl still runs, once.
+                misfire_grace_time=None,
+                # A new site is crawled at once; a changed cadence starts from now (APScheduler
+                # reads an explicit next_run_time=None as "paused", so leave it out then).
+                **({"next_run_time": datetime.now(UTC)} if job is None else {}),
             )
 
     def request_stop(self) -> None:
@@ -260,8 +257,8 @@ class Scheduler:
     def after_crawl(self, record: CycleRecord) -> None:
         """Match and suggest when the crawl changed something; check alerts either way."""
         outcome = record.outcome
-        record.changes = changes_by_runs(self.engine, outcome.run_ids, outcome.started_at)
         try:
+            record.changes = changes_by_runs(self.engine, outcome.run_ids, outcome.started_at)
             with self._post_lock:  # one matching/suggesting at a time, whichever site finished
                 if self._stopping:
                     return
@@ -280,6 +277,28 @@ class Scheduler:
         except Exception as exc:  # one bad cycle must not stop the schedule
             log.exception("after crawling %s", record.site)
             record.error = f"{type(exc).__name__}: {exc}"
+
+
+def default_executor(engine: Engine, settings: ScheduleSettings) -> CrawlExecutor:
+    """Celery workers when a broker is configured, else child processes on this machine."""
+    if settings.broker_url:
+        from pricing.schedule.celery_executor import CeleryExecutor
+
+        return CeleryExecutor(
+            engine,
+            settings.db_url,
+            settings.sites_dir,
+            broker_url=settings.broker_url,
+            queue=settings.queue,
+            crawl_settings=settings.crawl_settings,
+        )
+    return LocalExecutor(
+        engine,
+        settings.db_url,
+        settings.sites_dir,
+        log_dir=settings.log_dir,
+        crawl_settings=settings.crawl_settings,
+    )
 
 
 def process_failed_alert(outcome: CrawlOutcome):

@@ -96,12 +96,6 @@ def trigger_for(
     return trigger
 
 
-def period_of(cadence: Cadence, *, timezone: tzinfo, scale: float = 1.0) -> timedelta:
-    """The cadence's typical gap between runs (compressed by ``scale``): the misfire grace."""
-    period = cadence.every or _cron_period(cadence.cron, timezone)
-    return period / scale
-
-
 def describe(cadence: Cadence, scale: float = 1.0) -> str:
     """A stable text for the cadence: when it changes, the stored job is replaced."""
     parts = [f"every {cadence.every}" if cadence.every else f"cron {cadence.cron}"]

@@ -4,18 +4,19 @@ Both speak the same small vocabulary (load offers, allocate ids, insert rows, up
 id) over *storage-form* values: what the driver stores, so the writer can compare incoming
 values with loaded ones without converting 170,000 rows back to Python types.
 
-* SQLite: Core-compiled statements run as driver executemany over tuples, in batches of
-  thousands. SQLAlchemy's per-row dict processing doubled the time of a 170k-row cycle
-  (measured), so values are converted once with the column types' own bind processors.
-  Datetimes are stored as SQLAlchemy's text format, money as REAL: both compare correctly as
-  stored.
-* PostgreSQL: ``COPY`` through psycopg 3 (new rows straight into their tables with ids taken
-  from the sequences; updates COPY'd into a temporary table, then one ``UPDATE .. FROM``).
+* SQLite: plain INSERT/UPDATE statements run as driver executemany over tuples, in batches
+  of thousands, in one ``BEGIN IMMEDIATE`` transaction. SQLAlchemy's per-row dict processing
+  doubled the time of a 170k-row cycle (measured), so values are converted up front into
+  what SQLAlchemy itself stores: datetimes in its text format, money as REAL. Both compare
+  correctly as stored.
+* PostgreSQL: binary ``COPY`` through psycopg 3: new rows straight into their tables with
+  ids taken from the sequences; updates COPY'd into a temporary table, then ``UPDATE .. FROM``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -79,6 +80,8 @@ def as_utc(value: datetime) -> datetime:
 class Sink:
     """The database-specific half of :class:`pricing.store.history.HistoryWriter`."""
 
+    threaded = True  # write chunks on a worker thread (see pricing.store.pipeline)
+
     def __init__(self, conn: Connection):
         self.conn = conn
         self.dialect = conn.dialect
@@ -118,7 +121,11 @@ class Sink:
                     f"{table}.id = {key}", None, LookupError(f"no row in {table} with id {key}")
                 )
 
-    def next_ids(self, table: Table, n: int) -> list[int]:
+    def ids(self, table: Table, expected: int) -> Callable[[], int]:
+        """A function handing out new primary keys of ``table``, one per call.
+
+        ``expected`` is how many the caller may need next (an upper bound).
+        """
         raise NotImplementedError
 
     # reads --------------------------------------------------------------------------------
@@ -157,6 +164,11 @@ class Sink:
 
 class SQLiteSink(Sink):
     _p = "?"
+    threaded = False
+
+    def __init__(self, conn: Connection):
+        super().__init__(conn)
+        self._ids: dict[str, Callable[[], int]] = {}
 
     def ts(self, value: datetime) -> str:
         # SQLAlchemy's SQLite text format (what its DateTime reads back), 5x faster than its
@@ -182,10 +194,12 @@ class SQLiteSink(Sink):
     def end(self) -> None:
         self.raw.execute("PRAGMA foreign_keys=ON")
 
-    def next_ids(self, table: Table, n: int) -> list[int]:
-        top = self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}")
-        start = top.scalar_one() + 1
-        return list(range(start, start + n))
+    def ids(self, table: Table, expected: int) -> Callable[[], int]:
+        # We hold the write lock (BEGIN IMMEDIATE), so nobody else inserts until we commit.
+        if table.name not in self._ids:
+            top = self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}")
+            self._ids[table.name] = itertools.count(top.scalar_one() + 1).__next__
+        return self._ids[table.name]
 
     def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
         return f"{base} AND url IN ({','.join('?' * len(urls))})", tuple(urls)
@@ -233,16 +247,13 @@ class PostgresSink(Sink):
     def __init__(self, conn: Connection):
         super().__init__(conn)
         self._temp = 0
+        self._ids: dict[str, _SequenceIds] = {}
 
-    def next_ids(self, table: Table, n: int) -> list[int]:
-        if n == 0:
-            return []
-        with self.raw.cursor() as cur:
-            # Look the sequence up once: evaluated per row it cost 2 µs an id (measured).
-            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (table.name,))
-            seq = int(cur.fetchone()[0])
-            cur.execute(f"SELECT nextval({seq}::regclass) FROM generate_series(1, {int(n)})")
-            return [r[0] for r in cur.fetchall()]
+    def ids(self, table: Table, expected: int) -> Callable[[], int]:
+        if table.name not in self._ids:
+            self._ids[table.name] = _SequenceIds(self.conn.engine, table.name)
+        self._ids[table.name].block = max(1, min(expected, _SequenceIds.MAX_BLOCK))
+        return self._ids[table.name].__next__
 
     def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
         return f"{base} AND url = ANY(%s)", (urls,)
@@ -266,8 +277,14 @@ class PostgresSink(Sink):
         self._copy(table, tmp, cols, rows)
         sets = ", ".join(f"{c} = t.{c}" for c in columns)
         with self.raw.cursor() as cur:
-            cur.execute(f"ANALYZE {tmp}")  # a fresh temp table has no statistics
+            # One primary-key probe per changed row. Left to itself the planner hashes the
+            # whole target table (stale statistics after a bulk load), per chunk: on a
+            # history of millions of rows that is a full scan for every 20k updates.
+            cur.execute("SET LOCAL enable_hashjoin = off")
+            cur.execute("SET LOCAL enable_mergejoin = off")
             cur.execute(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+            cur.execute("SET LOCAL enable_hashjoin = on")
+            cur.execute("SET LOCAL enable_mergejoin = on")
 
     def _copy(
         self, table: Table, target: str, columns: Sequence[str], rows: Sequence[tuple]
@@ -280,6 +297,43 @@ class PostgresSink(Sink):
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+
+class _SequenceIds:
+    """Ids from a PostgreSQL sequence, fetched in blocks on a connection of their own.
+
+    Sequences are outside transactions, so a second connection can take ids while the
+    write's own connection is busy with a COPY. A block is at most what the chunk being
+    classified could need; ids it leaves unused are gaps, as after any rollback.
+    """
+
+    MAX_BLOCK = 20_000
+
+    def __init__(self, engine: Engine, table: str):
+        self.engine, self.table = engine, table
+        self.block = 1
+        self._seq: int | None = None
+        self._ids: Iterator[int] = iter(())
+
+    def __next__(self) -> int:
+        for value in self._ids:
+            return value
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            if self._seq is None:
+                cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (self.table,))
+                self._seq = int(cur.fetchone()[0])
+            # nextval(oid), not nextval(pg_get_serial_sequence(..)): that per-row lookup cost
+            # 2 µs an id (measured).
+            cur.execute(
+                f"SELECT nextval({self._seq}::regclass) FROM generate_series(1, {self.block})"
+            )
+            self._ids = iter([r[0] for r in cur.fetchall()])
+            conn.commit()
+        finally:
+            conn.close()
+        return next(self._ids)
 
 
 @contextmanager

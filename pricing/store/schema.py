@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def regenerate_initial_migration() -> Path:
         engine.dispose()
     assert script is not None and not isinstance(script, list)
     path = Path(script.path)
-    ruff = shutil.which("ruff")
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff:  # keep CI's lint happy
         subprocess.run([ruff, "check", "--fix", "-q", str(path)], check=False)
         subprocess.run([ruff, "format", "-q", str(path)], check=False)

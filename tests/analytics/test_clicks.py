@@ -40,6 +40,10 @@ def test_good_csv_imports_and_reimport_replaces(store, tmp_path):
     assert (report.rows, report.skus, report.replaced) == (3, 2, 0)
     assert report.first_day == dt.date(2026, 1, 1)
     path.write_text(GOOD.replace("2026-01-02,A1,120,33,6,3", "2026-01-02,A1,120,33,6,4"))
+    dry = import_clicks(store, path, dry_run=True)
+    assert dry.dry_run and dry.replaced == 3
+    with store.connect() as conn:  # the dry run changed nothing
+        assert conn.execute(select(func.sum(ClickDaily.orders))).scalar() == 5
     again = import_clicks(store, path)
     assert again.replaced == 3 and count(store) == 3
     with store.connect() as conn:

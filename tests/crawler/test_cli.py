@@ -59,6 +59,7 @@ def test_sites_check_prints_every_field(shop):
     row = truth[truth.price.notna()].iloc[0]
     code, out = run("sites", "check", "shop-01", row.url, "--sites-dir", str(sites_dir))
     assert code == 0, out
+    assert "robots.txt: allowed for pricewatch" in out
     assert f"GET {row.url} -> 200" in out
     assert "1 offer(s):" in out
     assert f"price          Decimal('{row.price}')" in out
@@ -110,3 +111,20 @@ def test_scrapy_crawl_site_from_the_project_root(shop, tmp_path):
         ("shop-03", "finished", "scrapy")
     ]
     assert runs[0][0].items > 0
+
+
+def test_progress_table_estimates_time_left_from_the_last_run():
+    from rich.console import Console
+
+    from crawler.progress_view import progress_table
+    from crawler.runner import SiteResult
+
+    running = SiteResult(site="shop-01", state="running", pages=50, items=400, elapsed=10.0)
+    done = SiteResult(site="shop-02", state="closed", status="finished", health="healthy", pages=9)
+    table = progress_table({"shop-01": running, "shop-02": done}, {"shop-01": 100}, 0.0)
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "shop-01" in text and "10s" in text  # 50 pages left at 5 pages/s
+    assert "finished/healthy" in text
+    assert "59 pages, 400 items" in text

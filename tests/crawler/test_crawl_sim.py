@@ -121,3 +121,16 @@ def test_second_crawl_revalidates_with_304s(sim, crawled):
     for site in market.sites:
         frame = compare(market, engine, site.name)
         assert frame.ok.mean() >= 0.99, site.name
+
+
+@pytest.mark.postgres
+def test_crawl_into_postgresql(sim, pg_engine, pg_database_url):
+    market, _, sites_dir = sim
+    names = ["shop-01", "shop-05"]  # JSON-LD listings and the JSON API
+    results = crawl_sites(names, db_url=pg_database_url, sites_dir=sites_dir, processes=1)
+    assert all(results[name].status == "finished" for name in names), results
+    for name in names:
+        frame = compare(market, pg_engine, name)
+        assert frame.ok.all(), frame.loc[~frame.ok, ["url", "price", "cur_price"]]
+    runs = {name: run for run, name in list_runs(pg_engine)}
+    assert set(runs) == set(names) and all(r.health == "healthy" for r in runs.values())

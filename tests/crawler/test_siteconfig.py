@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from crawler.siteconfig import (
+    SITES_DIR,
     SiteConfigError,
     find_site_config,
     load_all_site_configs,
@@ -240,3 +241,9 @@ def test_valid_config_is_typed_with_defaults(tmp_path):
     assert config.selectors.gtin.xpath == "//meta[@itemprop='gtin13']"
     # Defaults: polite and robots.txt obeyed.
     assert parse_site_config(BASE).politeness.obey_robots is True
+
+
+def test_shipped_site_configs_are_valid():
+    configs = load_all_site_configs(SITES_DIR)
+    assert "example" in configs and configs["example"].enabled is False
+    assert configs["example"].selectors.product_link.attr == "href"

@@ -148,3 +148,32 @@ def test_realdata_amounts_and_iso_codes():
     assert wellformed_right / wellformed >= 0.995
     assert right / len(rows) > 1166 / 1185  # better than price-parser alone on the whole file
     assert iso_rows > 600 and iso_right / iso_rows >= 0.995
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("Sale $9.99 Reg $14.99", "9.99"),
+        ("Reg. $14.99 Sale $9.99", "9.99"),
+        ("Was £20 | Now £15", "15"),
+        ("£5.99 + £2.99 P&P", "5.99"),
+        ("You save $10.00 $39.99", "39.99"),
+        ("$10 off $49.99", "49.99"),
+        ("Save 20% $39.99", "39.99"),
+        ("−20% 79,99 €", "79.99"),
+        ("kr 1.299,-", "1299"),
+        ("CHF 49.–", "49"),
+        ("₹1,23,456", "123456"),  # Indian lakh grouping
+        ("¥12,800 (税込)", "12800"),
+        ("12x de R$ 108,33", "108.33"),  # Brazilian instalments
+        ("Qty 2 $15.00", "15.00"),
+        ("Item #4521 $15.00", "15.00"),
+        ("SKU 12345 - 19,99 €", "19.99"),
+        ("Model 2024 $399", "399"),
+        ("4.5 out of 5 stars $29.99", "29.99"),
+        ("In stock: 5 — $20", "20"),
+    ],
+)
+def test_held_out_forms(text, amount):
+    """Shop wordings written here, not taken from the real-data file the rules were tuned on."""
+    assert parse_price(text)[0] == Decimal(amount)

@@ -297,3 +297,18 @@ def test_pages_without_data():
     assert extract_offers("", URL) == []
     assert extract_offers("<html><body><p>Hello</p></body></html>", URL) == []
     assert extract_offers("\x00\x01 not html at all", URL) == []
+
+
+def test_jsonld_script_type_variants_and_escaped_json():
+    html = (
+        '<html><head><script type="application/ld+json; charset=utf-8">'
+        '{"@type": "Product", "name": "Fan", "offers": {"price": "15.00", "priceCurrency": "EUR"}}</script>'
+        '<script type="Application/LD+JSON">{&quot;@type&quot;: &quot;Product&quot;, &quot;name&quot;: &quot;Heater&quot;,'
+        " &quot;offers&quot;: {&quot;price&quot;: 30, &quot;priceCurrency&quot;: &quot;EUR&quot;}}</script>"
+        "</head><body></body></html>"
+    )
+    offers = extract_offers(html, URL)
+    assert [(o.title, o.price) for o in offers] == [
+        ("Fan", Decimal("15.00")),
+        ("Heater", Decimal("30")),
+    ]

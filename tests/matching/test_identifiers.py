@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pricing.matching.identifiers import gtin_check_digit, mpn_agrees, normalize_gtin, normalize_mpn
+from pricing.matching.identifiers import mpn_agrees, normalize_gtin, normalize_mpn
 
 
 @pytest.mark.parametrize(
@@ -28,10 +28,6 @@ def test_valid_gtins_normalize_to_14_digits(raw, expected):
 )
 def test_invalid_gtins_are_dropped(raw):
     assert normalize_gtin(raw) is None
-
-
-def test_check_digit_matches_gs1_example():
-    assert gtin_check_digit("400638133393") == 1
 
 
 def test_mpn_normalization_and_agreement():

@@ -99,7 +99,14 @@ def build_store(engine: Engine) -> Store:
             "pan": (8, "match-lowest", "57.00", "pending", "shop-02", 2),
             "kettle": (9, "beat-lowest", "24.00", "rejected", "shop-03", 8),
             "oven": (10, "margin-floor", "315.00", "pending", "shop-01", 1),
-            "speaker": (11, "match-lowest", "140.00", "pending", "shop-03", 3),
+            "speaker": (
+                11,
+                "match-lowest",
+                "140.00",
+                "pending",
+                "shop-03",
+                None,
+            ),  # no cost, no data age
             "headset": (12, "beat-lowest", "85.50", "superseded", "shop-02", 2),
         }
         rows = []
@@ -116,11 +123,15 @@ def build_store(engine: Engine) -> Store:
                     "proposed_price": proposed,
                     "currency": "EUR",
                     "change_pct": float((proposed - p["price"]) / p["price"] * 100),
-                    "margin_before": float((p["price"] - p["cost"]) / p["price"] * 100),
-                    "margin_after": float((proposed - p["cost"]) / proposed * 100),
+                    "margin_before": None
+                    if hours is None
+                    else float((p["price"] - p["cost"]) / p["price"] * 100),
+                    "margin_after": None
+                    if hours is None
+                    else float((proposed - p["cost"]) / proposed * 100),
                     "competitor_count": 2,
                     "lowest_competitor": competitor,
-                    "oldest_data_at": now - timedelta(hours=hours),
+                    "oldest_data_at": None if hours is None else now - timedelta(hours=hours),
                     "explanation": f"{strategy}: lowest competitor {competitor} at {proposed}; "
                     "within floor and ceiling.\nSecond line of the explanation.",
                     "status": status,

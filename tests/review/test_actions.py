@@ -79,14 +79,26 @@ def test_sorting_and_pagination_cover_every_row_once(store):
     by_change = _page(store, status="all", sort="change", dir="asc", per_page=100)
     values = [r.change_pct for r in by_change.rows]
     assert values == sorted(values)
-    seen = []
-    for page in (1, 2):
-        p = _page(store, status="all", sort="sku", dir="asc", per_page=10, page=page)
-        assert p.pages == 2
-        seen += _skus(p)
-    assert seen == [f"SKU-{i:03d}" for i in range(1, 13)]
-    ages = [r.oldest_data_at for r in _page(store, status="all", sort="age", dir="desc").rows]
-    assert ages == sorted(ages, reverse=True)
+    for direction in ("asc", "desc"):  # later pages are read backwards from the end
+        seen = []
+        for page in (1, 2):
+            p = _page(store, status="all", sort="sku", dir=direction, per_page=10, page=page)
+            assert p.pages == 2
+            seen += _skus(p)
+        skus = [f"SKU-{i:03d}" for i in range(1, 13)]
+        assert seen == (skus if direction == "asc" else skus[::-1])
+    past_the_end = _page(store, status="all", sort="sku", per_page=10, page=3)
+    assert past_the_end.rows == [] and past_the_end.total == 12
+    by_price = [
+        r.proposed_price for r in _page(store, status="all", sort="price", per_page=10, page=2).rows
+    ]
+    assert by_price == [Decimal("28.50"), Decimal("24.00")]
+    for direction in ("asc", "desc"):  # rows without data age come last either way
+        ages = [
+            r.oldest_data_at for r in _page(store, status="all", sort="age", dir=direction).rows
+        ]
+        known = [a for a in ages if a is not None]
+        assert ages == known + [None] and known == sorted(known, reverse=direction == "desc")
 
 
 def test_approve_reject_edit_leave_decisions_and_audit(store):
@@ -239,3 +251,26 @@ def test_export_csv_and_xlsx_hold_final_prices_and_defuse_formulas(store):
     assert statuses[store.s["drill"]] == statuses[store.s["shears"]] == "exported"
     assert export_approved(engine, "csv", mark=False, actor=ANNA)[1] == 0  # nothing left to export
     assert _audit(store)[-1].action == "mark_exported" and _audit(store)[-1].count == 2
+
+
+@pytest.mark.parametrize("sort", ["change", "margin", "price", "age", "sku"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_index_walking_plan_returns_the_same_pages(sqlite_store, monkeypatch, sort, direction):
+    """Above WALK_SORT_INDEX_ABOVE matches SQLite walks the sort index (INDEXED BY, ranges
+    hidden from the planner); the rows and their order must not change."""
+    import pricing.review.queries as queries
+
+    params = {"sort": sort, "dir": direction, "per_page": 10}
+    filters = [{}, {"change_max": -4}, {"margin_min": 30, "margin_max": 40}, {"category": "tools"}]
+    plain = [
+        [r.id for r in _page(sqlite_store, **params, **f, page=p).rows]
+        for f in filters
+        for p in (1, 2)
+    ]
+    monkeypatch.setattr(queries, "WALK_SORT_INDEX_ABOVE", 0)
+    walked = [
+        [r.id for r in _page(sqlite_store, **params, **f, page=p).rows]
+        for f in filters
+        for p in (1, 2)
+    ]
+    assert walked == plain and any(plain)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from pricing.rules.run import run_suggestions
 from pricing.store.models import AuditLog, Suggestion
 from tests.review.conftest import login
 
@@ -48,4 +49,24 @@ def test_api_lists_decides_and_reports_conflicts(any_server, store):
         )
     assert [tuple(a) for a in actions] == [("edit", 1), ("bulk_reject", 2)]
     assert set(garden) == {"rejected"}
+    anna.close()
+
+
+def test_suggestions_written_by_the_rules_engine_are_reviewable(server, sqlite_store):
+    """The real rules engine (pricing.rules) over the hand-made store, then the review API."""
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(delete(Suggestion))
+    report = run_suggestions(sqlite_store.engine)
+    assert report.suggested >= 1
+    anna = login(server, "anna")
+    items = anna.get("/api/suggestions", params={"sku": "SKU-001", "status": "all"}).json()["items"]
+    assert len(items) == 1 and items[0]["lowest_competitor"] == "shop-01"
+    assert "shop-01" in items[0]["explanation"] and items[0]["stale"] is False
+    assert 0 < items[0]["margin_after"] < 100  # percent, as the table shows it
+    if items[0]["status"] == "pending":
+        assert (
+            anna.post_csrf(f"/api/suggestions/{items[0]['id']}/approve").json()["status"]
+            == "approved"
+        )
+    assert "SKU-001" in anna.get("/suggestions", params={"status": "all"}).text
     anna.close()

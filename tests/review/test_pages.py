@@ -12,8 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from pricing.cli import main
+from pricing.review.app import create_app
+from pricing.review.auth import create_user
+from pricing.review.serving import serve_in_thread
 from pricing.store.models import Product, Suggestion, User
-from tests.review.conftest import csrf_from
+from tests.review.conftest import csrf_from, login
 
 
 def tick(message: str) -> None:
@@ -162,3 +165,22 @@ def test_admin_manages_users_and_nobody_else_can(server, sqlite_store, login_as)
     assert after["admin"].role == "admin"
     actions = [a["action"] for a in admin.get("/api/audit").json()]
     assert actions == ["user_change", "user_change", "user_add"]
+
+
+def test_every_page_renders_on_an_empty_store(sqlite_engine):
+    create_user(sqlite_engine, "ada", "ada-password", "admin")
+    with serve_in_thread(create_app(sqlite_engine, secret_key="k")) as base:
+        ada = login(base, "ada", "ada-password")
+        for path in (
+            "/suggestions",
+            "/ops",
+            "/audit",
+            "/exports",
+            "/admin/users",
+            "/api/suggestions",
+        ):
+            assert ada.get(path).status_code == 200, path
+        assert "No suggestions match" in ada.get("/suggestions").text
+        assert ada.get("/products/NOPE").status_code == 404
+        assert ada.get("/exports/approved.csv").text.startswith("suggestion_id,sku")
+        ada.close()

@@ -170,3 +170,20 @@ def test_openapi_describes_the_api(server):
     ):
         assert path in paths, path
     assert not any(p.startswith("/suggestions") for p in paths)  # pages stay out of the API
+
+
+def test_repeated_failed_logins_are_throttled(server):
+    with httpx.Client(base_url=server) as client:
+        token = csrf_from(client.get("/login").text)
+        codes = [
+            client.post(
+                "/login", data={"name": "anna", "password": f"guess{i}", "csrf_token": token}
+            ).status_code
+            for i in range(6)
+        ]
+        assert codes == [401] * 5 + [429]
+        # Even the right password waits now: the throttle does not reveal which guess was right.
+        right = client.post(
+            "/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token}
+        )
+        assert right.status_code == 429 and "Too many failed logins" in right.text

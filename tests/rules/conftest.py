@@ -15,19 +15,38 @@ from pricing.store.models import CrawlRun, Match, Observation, Offer, Product, S
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
 PRODUCT_DEFAULTS = dict(
-    sku=None, category="Misc", brand="Acme", tags=None, cost=None, price=20.0, floor=None,
-    ceiling=None, map_price=None, currency="USD", in_stock=True, price_changed_at=None,
+    sku=None,
+    category="Misc",
+    brand="Acme",
+    tags=None,
+    cost=None,
+    price=20.0,
+    floor=None,
+    ceiling=None,
+    map_price=None,
+    currency="USD",
+    in_stock=True,
+    price_changed_at=None,
     elasticity=None,
 )
 OFFER_DEFAULTS = dict(
-    price=20.0, currency="USD", availability="in_stock", suspect=False, broken=False,
-    age_h=1.0, confidence=0.95, substitute=False, match_status="accepted",
+    price=20.0,
+    currency="USD",
+    availability="in_stock",
+    suspect=False,
+    broken=False,
+    age_h=1.0,
+    confidence=0.95,
+    substitute=False,
+    match_status="accepted",
 )
 
 
 def strategy_file(*strategies: dict, **settings) -> object:
     """A StrategyFile from plain dicts (defaults: reference lowest, adjustment match)."""
-    items = [{"name": f"s{i}", "reference": {"kind": "lowest"}, **s} for i, s in enumerate(strategies)]
+    items = [
+        {"name": f"s{i}", "reference": {"kind": "lowest"}, **s} for i, s in enumerate(strategies)
+    ]
     return parse_strategies({"settings": settings, "strategies": items}, "test.yaml")
 
 
@@ -75,8 +94,18 @@ def frames(
 
 
 RAW_OFFER_COLUMNS = [
-    "product_id", "offer_id", "site", "orig_price", "orig_currency", "confidence", "substitute",
-    "suspect", "confirmed", "in_stock", "broken", "data_at",
+    "product_id",
+    "offer_id",
+    "site",
+    "orig_price",
+    "orig_currency",
+    "confidence",
+    "substitute",
+    "suspect",
+    "confirmed",
+    "in_stock",
+    "broken",
+    "data_at",
 ]
 
 
@@ -99,7 +128,9 @@ class StoreBuilder:
         if name not in self._sites:
             with self.engine.begin() as c:
                 self._sites[name] = c.execute(
-                    insert(Site).values(name=name, base_url=f"http://{name}.test", currency=currency)
+                    insert(Site).values(
+                        name=name, base_url=f"http://{name}.test", currency=currency
+                    )
                 ).inserted_primary_key[0]
         return self._sites[name]
 
@@ -117,9 +148,18 @@ class StoreBuilder:
             return c.execute(insert(Product).values(**values)).inserted_primary_key[0]
 
     def offer(
-        self, product_id: int, site: str, price: float | None, *, currency: str | None = "USD",
-        availability: str = "in_stock", suspect: bool = False, health: str = "healthy",
-        age_h: float = 1.0, confidence: float = 0.95, status: str = "accepted",
+        self,
+        product_id: int,
+        site: str,
+        price: float | None,
+        *,
+        currency: str | None = "USD",
+        availability: str = "in_stock",
+        suspect: bool = False,
+        health: str = "healthy",
+        age_h: float = 1.0,
+        confidence: float = 0.95,
+        status: str = "accepted",
         substitute: bool = False,
     ) -> int:
         site_id, run_id = self.site(site), self.run(site, health)
@@ -127,23 +167,41 @@ class StoreBuilder:
         with self.engine.begin() as c:
             offer_id = c.execute(
                 insert(Offer).values(
-                    site_id=site_id, url=f"http://{site}.test/p{product_id}-{price}-{age_h}",
-                    first_seen=seen, last_seen=seen, cur_price=price, cur_currency=currency,
-                    cur_availability=availability, cur_suspect=suspect, cur_run_id=run_id,
+                    site_id=site_id,
+                    url=f"http://{site}.test/p{product_id}-{price}-{age_h}",
+                    first_seen=seen,
+                    last_seen=seen,
+                    cur_price=price,
+                    cur_currency=currency,
+                    cur_availability=availability,
+                    cur_suspect=suspect,
+                    cur_run_id=run_id,
                 )
             ).inserted_primary_key[0]
             obs_id = c.execute(
                 insert(Observation).values(
-                    offer_id=offer_id, valid_from=seen, valid_to=seen, price=price,
-                    currency=currency, availability=availability, run_id=run_id,
-                    last_run_id=run_id, suspect=suspect,
+                    offer_id=offer_id,
+                    valid_from=seen,
+                    valid_to=seen,
+                    price=price,
+                    currency=currency,
+                    availability=availability,
+                    run_id=run_id,
+                    last_run_id=run_id,
+                    suspect=suspect,
                 )
             ).inserted_primary_key[0]
-            c.execute(update(Offer).where(Offer.id == offer_id).values(current_observation_id=obs_id))
+            c.execute(
+                update(Offer).where(Offer.id == offer_id).values(current_observation_id=obs_id)
+            )
             c.execute(
                 insert(Match).values(
-                    product_id=product_id, offer_id=offer_id, confidence=confidence,
-                    method="gtin", status=status, substitute=substitute,
+                    product_id=product_id,
+                    offer_id=offer_id,
+                    confidence=confidence,
+                    method="gtin",
+                    status=status,
+                    substitute=substitute,
                 )
             )
         return offer_id

@@ -18,11 +18,11 @@ def write(tmp_path, text: str):
 def test_default_file_loads_with_documented_examples():
     sf = load_strategies()
     names = [s.name for s in sf.strategies]
-    assert "default-undercut" in names and "weekend-key-items" in names
+    assert "default-undercut" in names and "weekend-seasonal" in names
     kinds = {s.reference.kind for s in sf.strategies}
     assert {"lowest", "lowest_in_stock", "cost_plus", "median"} <= kinds
     assert sf.settings.currency_rates.to_base()["USD"] == 1.0
-    assert sf.by_name("weekend-key-items").when.days == ["sat", "sun"]
+    assert sf.by_name("weekend-seasonal").when.days == ["sat", "sun"]
 
 
 @pytest.mark.parametrize(

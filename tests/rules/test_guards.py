@@ -17,7 +17,10 @@ def one(strategy: dict, offers=A20, product: dict | None = None, **settings):
     return evaluate_one(strategy, offers, {"price": 23.00, **(product or {})}, **settings)
 
 
-UNDERCUT_10 = {"reference": {"kind": "lowest"}, "adjustment": {"kind": "undercut", "pct": 10}}  # → 18.00
+UNDERCUT_10 = {
+    "reference": {"kind": "lowest"},
+    "adjustment": {"kind": "undercut", "pct": 10},
+}  # → 18.00
 
 
 # --- floor, ceiling, MAP -------------------------------------------------------------------
@@ -26,13 +29,19 @@ UNDERCUT_10 = {"reference": {"kind": "lowest"}, "adjustment": {"kind": "undercut
 def test_target_below_floor_floor_wins():
     row = one({**UNDERCUT_10, "guards": {"floor": 19.00}})
     assert row["final"] == pytest.approx(19.00)
-    assert row["explanation"] == "lowest competitor A 20.00; undercut 10% → 18.00; floor 19.00 wins over 18.00"
+    assert (
+        row["explanation"]
+        == "lowest competitor A 20.00; undercut 10% → 18.00; floor 19.00 wins over 18.00"
+    )
 
 
 def test_target_below_floor_with_ending_goes_up_to_stay_above_floor():
     row = one({**UNDERCUT_10, "guards": {"floor": 19.00, "ending": ".99"}})
     assert row["final"] == pytest.approx(19.99)
-    assert "floor 19.00 wins over 18.00; ending .99 (upward, within limits) → 19.99" in row["explanation"]
+    assert (
+        "floor 19.00 wins over 18.00; ending .99 (upward, within limits) → 19.99"
+        in row["explanation"]
+    )
 
 
 def test_floor_from_cost_plus_minimum_margin():
@@ -94,7 +103,11 @@ def test_floor_above_ceiling_proposes_nothing():
     [
         ({"max_change_pct": 10}, 20.70, "max change 10% caps 18.00 → 20.70"),  # 23 * 0.9
         ({"max_change_amount": 2}, 21.00, "max change 2.00 caps 18.00 → 21.00"),
-        ({"max_change_pct": 10, "max_change_amount": 1}, 22.00, "max change 10% / 1.00 caps 18.00 → 22.00"),
+        (
+            {"max_change_pct": 10, "max_change_amount": 1},
+            22.00,
+            "max change 10% / 1.00 caps 18.00 → 22.00",
+        ),
     ],
 )
 def test_max_change(guards, expected, text):
@@ -111,14 +124,18 @@ def test_max_change_upward():
 
 def test_floor_beats_max_change_when_our_price_is_below_the_floor():
     # We charge 10.00, the floor is 15.00 and one suggestion may move 10%: the floor wins.
-    row = one({**UNDERCUT_10, "guards": {"max_change_pct": 10, "floor": 15.00}}, product={"price": 10.00})
+    row = one(
+        {**UNDERCUT_10, "guards": {"max_change_pct": 10, "floor": 15.00}}, product={"price": 10.00}
+    )
     assert row["final"] == pytest.approx(15.00)
     assert bool(row["override"])
     assert "floor 15.00 wins over max change 10% → 15.00" in row["explanation"]
 
 
 def test_ceiling_beats_max_change_when_our_price_is_above_the_ceiling():
-    row = one({**UNDERCUT_10, "guards": {"max_change_pct": 5, "ceiling": 15.00}}, product={"price": 30.00})
+    row = one(
+        {**UNDERCUT_10, "guards": {"max_change_pct": 5, "ceiling": 15.00}}, product={"price": 30.00}
+    )
     assert row["final"] == pytest.approx(15.00)
     assert "ceiling 15.00 wins over max change 5% → 15.00" in row["explanation"]
 
@@ -131,7 +148,10 @@ def test_ceiling_beats_max_change_when_our_price_is_above_the_ceiling():
 )
 def test_endings_round_down(ending, expected):
     # The issue's example: lowest in-stock ShopB 19.49, undercut 1% → 19.30, ending .99 → 18.99.
-    offers = [{"site": "ShopB", "price": 19.49}, {"site": "ShopA", "price": 18.00, "availability": "out_of_stock"}]
+    offers = [
+        {"site": "ShopB", "price": 19.49},
+        {"site": "ShopA", "price": 18.00, "availability": "out_of_stock"},
+    ]
     strategy = {
         "reference": {"kind": "lowest_in_stock"},
         "adjustment": {"kind": "undercut", "pct": 1},
@@ -148,7 +168,9 @@ def test_endings_round_down(ending, expected):
 
 def test_no_price_with_the_ending_fits_proposes_nothing():
     # 19.50 ± 1% is [19.31, 19.69]: neither 18.99 nor 19.99 is inside.
-    row = one({**UNDERCUT_10, "guards": {"max_change_pct": 1, "ending": ".99"}}, product={"price": 19.50})
+    row = one(
+        {**UNDERCUT_10, "guards": {"max_change_pct": 1, "ending": ".99"}}, product={"price": 19.50}
+    )
     assert row["outcome"] == "no_price_fits"
     assert "no price ending .99 fits between" in row["explanation"]
 
@@ -158,10 +180,14 @@ def test_no_price_with_the_ending_fits_proposes_nothing():
 
 def test_cooldown_since_our_last_change():
     changed = NOW - timedelta(hours=5)
-    row = one({**UNDERCUT_10, "guards": {"cooldown_hours": 24}}, product={"price_changed_at": changed})
+    row = one(
+        {**UNDERCUT_10, "guards": {"cooldown_hours": 24}}, product={"price_changed_at": changed}
+    )
     assert row["outcome"] == "cooldown"
     assert row["explanation"] == "cooldown: last change 5 h ago, 24 h required: nothing proposed"
-    later = one({**UNDERCUT_10, "guards": {"cooldown_hours": 4}}, product={"price_changed_at": changed})
+    later = one(
+        {**UNDERCUT_10, "guards": {"cooldown_hours": 4}}, product={"price_changed_at": changed}
+    )
     assert later["outcome"] == "suggest"
 
 
@@ -176,7 +202,9 @@ def test_include_and_exclude_lists():
     assert inc["final"] == pytest.approx(22.00)
     exc = one({"reference": {"kind": "lowest"}, "guards": {"exclude_competitors": ["A"]}})
     assert exc["final"] == pytest.approx(22.00)
-    assert exc["explanation"].startswith("lowest competitor B 22.00; ignored 1 from excluded competitors")
+    assert exc["explanation"].startswith(
+        "lowest competitor B 22.00; ignored 1 from excluded competitors"
+    )
 
 
 def test_outlier_far_from_median_is_dropped():
@@ -250,3 +278,10 @@ def test_currency_conversion_with_the_rates_table():
     row = one({"reference": {"kind": "lowest"}}, offers=offers)
     assert row["final"] == pytest.approx(21.00)
     assert "ignored 2 in an unconvertible currency" in row["explanation"]
+
+
+def test_stale_limit_from_settings_is_the_one_explained():
+    offers = [{"site": "A", "price": 20.00, "age_h": 30}, {"site": "B", "price": 22.00}]
+    row = one({"reference": {"kind": "lowest"}}, offers=offers, stale_hours=24)
+    assert row["final"] == pytest.approx(22.00)
+    assert "ignored 1 stale (>24 h)" in row["explanation"]

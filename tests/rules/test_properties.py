@@ -97,7 +97,9 @@ offer = st.fixed_dictionaries(
         "substitute": mostly(False),
     }
 )
-market = st.tuples(st.lists(product, min_size=4, max_size=4), st.lists(offer, min_size=4, max_size=20))
+market = st.tuples(
+    st.lists(product, min_size=4, max_size=4), st.lists(offer, min_size=8, max_size=24)
+)
 
 
 def run(sf: StrategyFile, products: list[dict], offers: list[dict]):
@@ -109,15 +111,27 @@ def limits(row: dict, s) -> tuple[float, float, float]:
     """(floor, MAP, ceiling) the strategy promises, computed here from the inputs alone."""
     g = s.guards
     cost = row["cost"] if row["cost"] is not None else math.nan
-    floors = [row["floor"], g.floor, cost * (1 + g.min_margin_pct / 100) if g.min_margin_pct is not None else None]
-    ceilings = [row["ceiling"], g.ceiling, cost * (1 + g.max_margin_pct / 100) if g.max_margin_pct is not None else None]
+    floors = [
+        row["floor"],
+        g.floor,
+        cost * (1 + g.min_margin_pct / 100) if g.min_margin_pct is not None else None,
+    ]
+    ceilings = [
+        row["ceiling"],
+        g.ceiling,
+        cost * (1 + g.max_margin_pct / 100) if g.max_margin_pct is not None else None,
+    ]
     floor = max((f for f in floors if f is not None and not math.isnan(f)), default=0.0)
     ceiling = min((c for c in ceilings if c is not None and not math.isnan(c)), default=math.inf)
     map_price = row["map_price"] if g.respect_map and row["map_price"] is not None else 0.0
     return floor, map_price, ceiling
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(strategy=strategies(), data=market)
 def test_no_suggestion_breaks_a_guard(strategy, data):
     products, offers = data
@@ -134,7 +148,10 @@ def test_no_suggestion_breaks_a_guard(strategy, data):
         assert final <= ceiling + 1e-9, row["explanation"]
         assert final > 0
         cents = round(final * 100)
-        assert abs(cents - final * 100) < 1e-6 and (cents - offset) % step == 0, (final, s.guards.ending)
+        assert abs(cents - final * 100) < 1e-6 and (cents - offset) % step == 0, (
+            final,
+            s.guards.ending,
+        )
         allowed = math.inf
         if s.guards.max_change_pct is not None:
             allowed = current * s.guards.max_change_pct / 100
@@ -146,7 +163,11 @@ def test_no_suggestion_breaks_a_guard(strategy, data):
             assert "wins over max change" in row["explanation"]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(strategy=strategies(), data=market)
 def test_broken_runs_and_unconvertible_currencies_never_count(strategy, data):
     products, offers = data
@@ -160,18 +181,29 @@ def test_broken_runs_and_unconvertible_currencies_never_count(strategy, data):
     trusted = [o for o in offers if not o["broken"] and o["currency"] != "JPY"]
     _, _, clean = run(sf, products, trusted)
     pd.testing.assert_series_equal(ev.products["outcome"], clean.products["outcome"])
-    np.testing.assert_array_equal(ev.products["final"].to_numpy(), clean.products["final"].to_numpy())
+    np.testing.assert_array_equal(
+        ev.products["final"].to_numpy(), clean.products["final"].to_numpy()
+    )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(strategy=strategies(), data=market)
 def test_foreign_offers_count_exactly_as_their_converted_price(strategy, data):
     products, offers = data
     sf = strategy_file(strategy, currency_rates=RATES)
     rate = {"USD": 1.0, **RATES["rates"]}
     converted = [
-        {**o, "currency": "USD", "price": o["price"] * rate[o["currency"]] if o["price"] is not None else None}
-        if o["currency"] in rate else o
+        {
+            **o,
+            "currency": "USD",
+            "price": o["price"] * rate[o["currency"]] if o["price"] is not None else None,
+        }
+        if o["currency"] in rate
+        else o
         for o in offers
     ]
     _, _, a = run(sf, products, offers)

@@ -52,7 +52,10 @@ def test_reference(reference, expected, text):
     ("reference", "reason"),
     [
         ({"kind": "nth_lowest", "n": 5}, "no reference: fewer than 5 valid competitor prices"),
-        ({"kind": "competitor", "competitor": "Z"}, "no reference: competitor Z has no valid price"),
+        (
+            {"kind": "competitor", "competitor": "Z"},
+            "no reference: competitor Z has no valid price",
+        ),
         ({"kind": "cost_plus", "margin_pct": 20}, "no reference: no cost known for cost-plus"),
     ],
 )
@@ -71,7 +74,9 @@ def test_lowest_in_stock_with_nobody_in_stock():
 
 
 def test_cost_plus_needs_no_competitors():
-    row = one({"reference": {"kind": "cost_plus", "margin_pct": 25}}, offers=[], product={"cost": 16.00})
+    row = one(
+        {"reference": {"kind": "cost_plus", "margin_pct": 25}}, offers=[], product={"cost": 16.00}
+    )
     assert row["outcome"] == "suggest"
     assert row["final"] == pytest.approx(20.00)
 
@@ -102,12 +107,21 @@ def test_adjustment(adjustment, expected, text):
 
 def test_rank_never_goes_below_the_competitor_ranked_just_above():
     # Two competitors tie at 20.00: "2nd cheapest" cannot undercut the tie; it matches it.
-    offers = [{"site": "A", "price": 20.00}, {"site": "B", "price": 20.00}, {"site": "C", "price": 25.00}]
-    row = one({"reference": {"kind": "lowest"}, "adjustment": {"kind": "rank", "rank": 2}}, offers=offers)
+    offers = [
+        {"site": "A", "price": 20.00},
+        {"site": "B", "price": 20.00},
+        {"site": "C", "price": 25.00},
+    ]
+    row = one(
+        {"reference": {"kind": "lowest"}, "adjustment": {"kind": "rank", "rank": 2}}, offers=offers
+    )
     assert row["final"] == pytest.approx(20.00)
 
 
 def test_rank_beyond_the_number_of_competitors():
-    row = one({"reference": {"kind": "lowest"}, "adjustment": {"kind": "rank", "rank": 4}}, offers=IN_STOCK)
+    row = one(
+        {"reference": {"kind": "lowest"}, "adjustment": {"kind": "rank", "rank": 4}},
+        offers=IN_STOCK,
+    )
     assert row["outcome"] == "no_reference"
     assert row["explanation"] == "rank 4 needs 4 valid competitor prices, have 3: nothing proposed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -43,7 +44,9 @@ def test_run_stores_explained_suggestions_from_trusted_offers_only(store):
     assert row.change_pct == pytest.approx(-20.0)
     assert row.margin_before == pytest.approx(60.0) and row.margin_after == pytest.approx(50.0)
     assert row.competitor_count == 1 and row.lowest_competitor == "good"
-    assert row.oldest_data_at.replace(tzinfo=None) == (NOW - timedelta(hours=3)).replace(tzinfo=None)
+    assert row.oldest_data_at.replace(tzinfo=None) == (NOW - timedelta(hours=3)).replace(
+        tzinfo=None
+    )
     assert row.status == "pending" and row.currency == "USD"
     assert row.explanation == (
         "lowest competitor good 20.00; ignored 1 from broken crawl runs, 1 suspect, "
@@ -132,7 +135,9 @@ def test_cli_suggest_and_broken_file_refused(sqlite_store, tmp_path):
     assert suggestions(engine) == []
 
     good = tmp_path / "good.yaml"
-    good.write_text("strategies:\n  - name: follow\n    reference: {kind: lowest}\n    guards: {stale_hours: 100000}\n")
+    good.write_text(
+        "strategies:\n  - name: follow\n    reference: {kind: lowest}\n    guards: {stale_hours: 100000}\n"
+    )
     result = runner.invoke(main, ["--db", db, "suggest", "--strategy", str(good), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "would suggest 1" in result.output and "25.00 → 20.00" in result.output
@@ -140,3 +145,61 @@ def test_cli_suggest_and_broken_file_refused(sqlite_store, tmp_path):
     result = runner.invoke(main, ["--db", db, "suggest", "--strategy", str(good)])
     assert result.exit_code == 0, result.output
     assert len(suggestions(engine)) == 1
+
+
+def test_nothing_matches_no_strategy_nothing_written(store):
+    p1 = store.product("P1", price=25, category="Books")
+    store.offer(p1, "a", 20.00)
+    sf = strategy_file(
+        {"name": "toys", "applies_to": {"categories": ["Toys"]}, "reference": {"kind": "lowest"}}
+    )
+    report = run_suggestions(store.engine, sf, now=NOW)
+    assert report.suggested == 0 and report.outcomes == {"no_strategy": 1}
+    assert suggestions(store.engine) == []
+
+
+def test_a_failed_write_rolls_everything_back(store, monkeypatch):
+    """A database error mid-run (injected: nothing here fails on its own) leaves no trace."""
+    import pricing.rules.writer as writer
+
+    engine = store.engine
+    for i in range(3):
+        pid = store.product(f"P{i}", price=25, category=f"C{i}")
+        store.offer(pid, "a", 20.00)
+    run_suggestions(engine, strategy_file(LOWEST), now=NOW)  # one pending suggestion each
+    real, calls = writer.insert_rows, []
+
+    def failing(conn, rows, now):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        real(conn, rows, now)
+
+    monkeypatch.setattr(writer, "insert_rows", failing)
+    sf = strategy_file(
+        *({**LOWEST, "name": f"s{i}", "applies_to": {"categories": [f"C{i}"]}} for i in range(3))
+    )
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_suggestions(engine, sf, now=NOW + timedelta(hours=1))
+    rows = suggestions(engine)
+    assert len(rows) == 3 and {r.status for r in rows} == {"pending"}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 1
+
+
+def test_split_read_equals_single_read(store):
+    """Offers read by two threads over product-id ranges are the same as one read."""
+    from pricing.rules.config import Rates
+    from pricing.rules.inputs import load_inputs
+
+    for i in range(6):
+        pid = store.product(f"P{i}", price=20 + i, tags=["key"] if i % 2 else None)
+        for site in ("a", "b", "c"):
+            store.offer(pid, site, 10.0 + i, currency="EUR" if site == "c" else "USD")
+    rates = Rates(base="USD", rates={"EUR": 1.1})
+    p1, o1 = load_inputs(store.engine, rates, with_tags=True, workers=1)
+    p2, o2 = load_inputs(store.engine, rates, with_tags=True, workers=3, min_split=0)
+    pd.testing.assert_frame_equal(p1, p2)
+    pd.testing.assert_frame_equal(o1, o2)
+    assert len(o2) == 18 and o2["price"].max() == pytest.approx(15.0 * 1.1)
+    assert p2["tags"].dropna().tolist() == [["key"]] * 3

@@ -93,7 +93,11 @@ def test_highest_priority_matching_strategy_wins():
     strategies = [
         {"name": "all", "priority": 0},
         {"name": "toys", "priority": 10, "applies_to": {"categories": ["Toys"]}},
-        {"name": "acme-toys", "priority": 20, "applies_to": {"categories": ["Toys"], "brands": ["Acme"]}},
+        {
+            "name": "acme-toys",
+            "priority": 20,
+            "applies_to": {"categories": ["Toys"], "brands": ["Acme"]},
+        },
         {"name": "tagged", "priority": 30, "applies_to": {"tags": ["key"]}},
         {"name": "listed", "priority": 40, "applies_to": {"skus": ["S5"]}},
     ]
@@ -117,7 +121,11 @@ def test_no_matching_strategy_means_no_suggestion():
 def test_weekend_strategy_applies_only_at_weekends():
     strategies = [
         {"name": "weekday"},
-        {"name": "weekend", "priority": 5, "when": {"days": ["sat", "sun"], "timezone": "Europe/Berlin"}},
+        {
+            "name": "weekend",
+            "priority": 5,
+            "when": {"days": ["sat", "sun"], "timezone": "Europe/Berlin"},
+        },
     ]
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert _assign(strategies, [{}], NOW) == ["weekday"]  # a Wednesday
@@ -134,10 +142,12 @@ def test_time_window_spanning_midnight():
     assert not night.active(datetime(2026, 11, 27, 5, 0, tzinfo=UTC))  # Friday early morning
 
 
-def test_evaluation_is_one_pass_per_strategy_not_per_product():
+def test_vectorized_evaluation_equals_one_product_at_a_time():
     # 2,000 products under two strategies evaluate to the same result as one product at a time.
     n = 2000
-    products = [{"price": 20.0 + (i % 7), "category": "Toys" if i % 2 else "Books"} for i in range(n)]
+    products = [
+        {"price": 20.0 + (i % 7), "category": "Toys" if i % 2 else "Books"} for i in range(n)
+    ]
     offers = [{"product_id": i + 1, "price": 15.0 + (i * 37 % 11)} for i in range(n)]
     sf = strategy_file(
         {"name": "toys", "priority": 1, "applies_to": {"categories": ["Toys"]},
@@ -148,6 +158,17 @@ def test_evaluation_is_one_pass_per_strategy_not_per_product():
     whole = evaluate(prods, offer_frame, sf, NOW).products["final"]
     for pid in (1, 2, 777, 1500):
         single = evaluate(prods.loc[[pid]], offer_frame[offer_frame["product_id"] == pid], sf, NOW)
-        assert pd.isna(whole[pid]) and pd.isna(single.products["final"].iloc[0]) or (
-            single.products["final"].iloc[0] == pytest.approx(whole[pid])
+        assert (
+            pd.isna(whole[pid])
+            and pd.isna(single.products["final"].iloc[0])
+            or (single.products["final"].iloc[0] == pytest.approx(whole[pid]))
         )
+
+
+def test_stock_step_stands_over_the_demand_step():
+    strategy = {**STOCKY, "demand": {"objective": "profit"}}
+    row = evaluate_one(
+        strategy, OUT, {"price": 20.00, "cost": 10.0, "ceiling": 30.0, "elasticity": -3.0}
+    )
+    assert row["final"] == pytest.approx(21.00)  # raised 5%, not the profit optimum 15.00
+    assert "elasticity" not in row["explanation"]

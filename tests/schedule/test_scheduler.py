@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from pricing.schedule.daemon import JOBS_TABLE
 from pricing.schedule.listing import list_jobs
 from pricing.store.db import make_engine
 from pricing.store.models import CrawlRun, Observation, Site, Suggestion
@@ -175,9 +176,21 @@ def test_fast_clock_cycles_each_site_at_its_cadence_and_suggestions_follow_price
     assert "error:" not in proc.output
 
 
-def test_sigkill_mid_crawl_loses_nothing_and_the_schedule_continues(tmp_path, sim):
-    db, engine = _store(tmp_path, sim, catalog=False)
-    slow = {"politeness": {"concurrency": 1, "delay": 0.4}, "cadence": {"every": "2h"}}
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    """An empty store's URL and engine: an SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        db, engine = _store(tmp_path, None, catalog=False)
+        return str(db), engine
+    engine = request.getfixturevalue("pg_engine")
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {JOBS_TABLE}"))  # jobs of an earlier test
+    return engine.url.render_as_string(hide_password=False), engine
+
+
+def test_sigkill_mid_crawl_loses_nothing_and_the_schedule_continues(tmp_path, sim, store_url):
+    db, engine = store_url
+    slow = {"politeness": {"concurrency": 1, "delay": 0.2}, "cadence": {"every": "2h"}}
     sites = write_sites(sim, tmp_path / "sites", **{"shop-01": slow})
     args = [
         "--db",

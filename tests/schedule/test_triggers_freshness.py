@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 
 from crawler.siteconfig import Cadence
 from pricing.freshness import FreshnessPolicy, allocate, importance, plan_refresh, smoothed_rates
-from pricing.schedule.triggers import describe, period_of, trigger_for
+from pricing.schedule.triggers import describe, trigger_for
 from pricing.store.db import session_scope
 from pricing.store.models import ClickDaily, Match, Observation, Offer, Product, Site
 
@@ -41,7 +42,6 @@ def test_cron_cadence_and_fast_clock():
     fast = trigger_for(cadence, timezone=UTC, scale=3600, start=NOW)
     a, b = _fires(fast, NOW, 2)
     assert b - a == timedelta(seconds=6)  # six hours pass in six seconds
-    assert period_of(cadence, timezone=UTC, scale=3600) == timedelta(seconds=6)
     assert describe(cadence, 3600) == "cron 30 */6 * * *, fast clock x3600"
 
 
@@ -129,3 +129,17 @@ def test_plan_refresh_puts_volatile_key_best_sellers_first(db_engine):
     assert (
         everything.urls[-1] in {"unmatched-volatile", "seller-static"} and len(everything.urls) == 4
     )
+
+
+def test_freshness_bench_compares_policies_at_the_same_budget():
+    from click.testing import CliRunner
+
+    from pricing.bench.freshness import bench_freshness
+
+    args = ["--sites", "2", "--products", "600", "--train-days", "2", "--days", "1", "--json"]
+    result = CliRunner().invoke(bench_freshness, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["bench"] == "freshness"
+    assert figures["requests_flat"] == figures["requests_fresh"] > 0
+    assert 0 <= figures["stale_weighted_fresh"] <= 1 and figures["ratio"] > 0

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from pricing.store import history
 from pricing.store.db import session_scope
 from pricing.store.history import HistoryWriter, ObservationRecord, WriteResult, ensure_site
 from pricing.store.models import Observation, Offer
@@ -254,3 +255,114 @@ def test_bulk_batches_and_many_offers(db_engine, site):
     assert o.cur_price == Decimal("21.00") and o.last_seen == T0 + timedelta(days=1)
     with session_scope(db_engine) as s:
         assert s.scalar(select(func.count()).select_from(Observation)) == n + n // 10
+
+
+def test_garbage_numbers_are_flagged_not_fatal(db_engine, site):
+    good = rec(T0, "10.00", url="https://shop.example/p/good")
+    bad = rec(T0, "123456789012345.00", url="https://shop.example/p/bad", sold_count=2**40)
+    bad.shipping = Decimal("1e12")
+    result = HistoryWriter(db_engine).write(site, None, [good, bad])
+    assert result.rows_inserted == 2 and result.suspect == 1
+    [row] = rows(db_engine, "https://shop.example/p/bad")
+    assert row.price is None and row.shipping is None and row.sold_count is None
+    assert row.suspect and row.suspect_reason.startswith("price out of range")
+    assert offer(db_engine, "https://shop.example/p/good").cur_price == Decimal("10.00")
+
+
+def test_chunks_carry_state_across_boundaries(db_engine, site, monkeypatch):
+    """Small chunks: the same page in several chunks, new offers extended chunks later."""
+    monkeypatch.setattr(history, "CHUNK", 7)
+    writer = HistoryWriter(db_engine)
+    urls = [f"https://shop.example/p/{i}" for i in range(10)]
+    batch = []
+    for step in range(5):  # each page seen 5 times; page 3 changes price at step 2
+        for u in urls:
+            price = "20.00" if (u == urls[3] and step >= 2) else "10.00"
+            batch.append(rec(T0 + timedelta(minutes=step), price, url=u))
+    result = writer.write(site, None, batch)
+    assert result == WriteResult(offers_created=10, rows_inserted=11, rows_extended=39)
+    changed = rows(db_engine, urls[3])
+    assert [(r.price, r.valid_from, r.valid_to) for r in changed] == [
+        (Decimal("10"), T0, T0 + timedelta(minutes=1)),
+        (Decimal("20"), T0 + timedelta(minutes=2), T0 + timedelta(minutes=4)),
+    ]
+    for u in urls:
+        o = offer(db_engine, u)
+        assert (o.first_seen, o.last_seen) == (T0, T0 + timedelta(minutes=4))
+        assert o.current_observation_id == rows(db_engine, u)[-1].id
+
+
+def _abort_on_price_666(engine) -> None:
+    """A trigger that makes the database itself refuse one row, mid-write."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON observations WHEN NEW.price = 666 "
+                "BEGIN SELECT RAISE(ABORT, 'price 666 refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN IF NEW.price = 666 THEN RAISE EXCEPTION 'price 666 refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON observations FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
+
+
+def _drop_trigger(engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER boom")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER boom ON observations")
+            conn.exec_driver_sql("DROP FUNCTION boom()")
+
+
+def test_database_error_in_a_later_chunk_rolls_back_everything(db_engine, site, monkeypatch):
+    monkeypatch.setattr(history, "CHUNK", 10)
+    batch = [rec(T0, "10.00", url=f"https://shop.example/p/{i}") for i in range(45)]
+    batch[37].price = Decimal("666")  # in the fourth chunk, after three were written
+    _abort_on_price_666(db_engine)
+    try:
+        with pytest.raises(DBAPIError, match="price 666 refused"):
+            HistoryWriter(db_engine).write(site, None, batch)
+        with session_scope(db_engine) as s:
+            assert s.scalar(select(func.count()).select_from(Offer)) == 0
+            assert s.scalar(select(func.count()).select_from(Observation)) == 0
+    finally:
+        _drop_trigger(db_engine)
+    assert HistoryWriter(db_engine).write(site, None, batch).offers_created == 45
+    if db_engine.dialect.name == "sqlite":  # the writer turned per-row FK checks back on
+        with db_engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_concurrent_writers_on_sqlite_wait_for_each_other(sqlite_engine):
+    import threading
+
+    sites = [ensure_site(sqlite_engine, f"shop-{n}", f"https://s{n}.example") for n in range(4)]
+    errors: list[BaseException] = []
+
+    def crawl(site_id: int) -> None:
+        try:
+            writer = HistoryWriter(sqlite_engine)
+            for step in range(3):
+                at = T0 + timedelta(hours=step)
+                batch = [
+                    rec(at, f"{step + 10}.00", url=f"https://x.example/{i}") for i in range(300)
+                ]
+                writer.write(site_id, None, batch)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=crawl, args=(s,)) for s in sites]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(sqlite_engine) as s:
+        assert s.scalar(select(func.count()).select_from(Offer)) == 4 * 300
+        assert s.scalar(select(func.count()).select_from(Observation)) == 4 * 300 * 3

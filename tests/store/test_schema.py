@@ -76,3 +76,12 @@ def test_init_command_on_postgres_hides_the_password():
         assert result.exit_code == 0, result.output
         assert "created the schema" in result.output and "s3cret" not in result.output
         assert current_revision(engine) == head_revision()
+
+
+@pytest.mark.postgres
+def test_offers_leave_room_for_in_place_updates(pg_engine):
+    with pg_engine.connect() as conn:
+        options = conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'offers'"
+        ).scalar_one()
+    assert "fillfactor=50" in options

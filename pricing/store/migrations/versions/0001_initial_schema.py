@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 07:02:23.242383
+Create Date: 2026-11-25 07:47:27.497875
 
 """
 
@@ -30,6 +30,26 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts_sent")),
         sa.UniqueConstraint("channel", "key", name="uq_alerts_sent_channel_key"),
+    )
+    op.create_table(
+        "crawl_batches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cycle", sa.String(length=40), nullable=False),
+        sa.Column("site", sa.String(length=100), nullable=False),
+        sa.Column("batch_no", sa.Integer(), nullable=False),
+        sa.Column("batch_count", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("worker", sa.String(length=200), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("returncode", sa.Integer(), nullable=True),
+        sa.Column("run_ids", sa.JSON(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crawl_batches")),
+        sa.UniqueConstraint("cycle", "site", "batch_no", name="uq_crawl_batches_cycle_site_batch"),
     )
     op.create_table(
         "elasticity_estimates",
@@ -227,10 +247,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_offers")),
         sa.UniqueConstraint("site_id", "url", name="uq_offers_site_url"),
+        postgresql_with={"fillfactor": 50},
     )
     with op.batch_alter_table("offers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_offers_gtin"), ["gtin"], unique=False)
-        batch_op.create_index("ix_offers_site_last_seen", ["site_id", "last_seen"], unique=False)
 
     op.create_table(
         "page_validators",
@@ -306,10 +326,19 @@ def upgrade() -> None:
             "ix_suggestions_product_created", ["product_id", "created_at"], unique=False
         )
         batch_op.create_index(
+            "ix_suggestions_status_age", ["status", "oldest_data_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_suggestions_status_change", ["status", "change_pct"], unique=False
         )
         batch_op.create_index(
             "ix_suggestions_status_competitor", ["status", "lowest_competitor"], unique=False
+        )
+        batch_op.create_index(
+            "ix_suggestions_status_margin", ["status", "margin_after"], unique=False
+        )
+        batch_op.create_index(
+            "ix_suggestions_status_price", ["status", "proposed_price"], unique=False
         )
         batch_op.create_index(
             "ix_suggestions_status_product", ["status", "product_id"], unique=False
@@ -444,8 +473,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_suggestions_strategy")
         batch_op.drop_index("ix_suggestions_status_strategy")
         batch_op.drop_index("ix_suggestions_status_product")
+        batch_op.drop_index("ix_suggestions_status_price")
+        batch_op.drop_index("ix_suggestions_status_margin")
         batch_op.drop_index("ix_suggestions_status_competitor")
         batch_op.drop_index("ix_suggestions_status_change")
+        batch_op.drop_index("ix_suggestions_status_age")
         batch_op.drop_index("ix_suggestions_product_created")
         batch_op.drop_index("ix_suggestions_change_pct")
 
@@ -456,7 +488,6 @@ def downgrade() -> None:
     op.drop_table("product_price_changes")
     op.drop_table("page_validators")
     with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.drop_index("ix_offers_site_last_seen")
         batch_op.drop_index(batch_op.f("ix_offers_gtin"))
 
     op.drop_table("offers")
@@ -480,5 +511,6 @@ def downgrade() -> None:
     op.drop_table("products")
     op.drop_table("match_runs")
     op.drop_table("elasticity_estimates")
+    op.drop_table("crawl_batches")
     op.drop_table("alerts_sent")
     # ### end Alembic commands ###
