@@ -14,7 +14,6 @@ ending, unchanged, suggest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -301,13 +300,8 @@ def evaluate(
     offers: pd.DataFrame,
     sf: StrategyFile,
     now: datetime | None = None,
-    on_part: Callable[[pd.DataFrame], None] | None = None,
 ) -> Evaluation:
-    """Evaluate every product under its strategy; one vectorized pass per strategy.
-
-    ``on_part`` receives each strategy's finished rows as soon as they exist, so a caller can
-    write them while the next strategy is evaluated.
-    """
+    """Evaluate every product under its strategy; one vectorized pass per strategy."""
     now = now or datetime.now(UTC)
     assigned = assign_strategies(products, sf, now)
     frames, used = [], np.zeros(len(offers), dtype=bool)
@@ -322,8 +316,6 @@ def evaluate(
         r["strategy"] = s.name
         r["explanation"] = explain(r, prods, s, s.guards.stale_hours or sf.settings.stale_hours)
         r["current"], r["cost"], r["currency"] = prods["price"], prods["cost"], prods["currency"]
-        if on_part is not None:
-            on_part(r)
         frames.append(r)
         used[np.flatnonzero(rows)[u]] = True
     none = products[assigned.isna().to_numpy()]

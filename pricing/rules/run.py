@@ -1,7 +1,6 @@
 """One suggest run: read the store, evaluate every product, write suggestions.
 
-Each strategy's suggestions go to a writer thread as soon as they are evaluated (see
-writer.py: one transaction, committed at the end, rolled back on any error). Pending
+Writing is one transaction (writer.py), rolled back on any error. Pending
 suggestions of every product this run decided (a new proposal, or "the current price is
 right") are superseded. Those changing the price by less than
 ``settings.auto_approve_below_pct`` are stored as ``auto_approved`` with a decisions row and
@@ -26,7 +25,7 @@ from sqlalchemy import Engine
 from pricing.rules.config import StrategyFile, load_strategies
 from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import load_inputs
-from pricing.rules.writer import ACTOR, COLUMNS, BackgroundWriter
+from pricing.rules.writer import ACTOR, COLUMNS, write_run
 from pricing.store.models import SuggestionStatus
 
 
@@ -63,6 +62,8 @@ def suggestion_rows(
 ) -> pd.DataFrame:
     """The suggestions table's columns, for the rows of ``part`` whose outcome is 'suggest'."""
     s = part[part["outcome"] == "suggest"]
+    if not len(s):
+        return pd.DataFrame(columns=list(COLUMNS))
     cur = s["current"].to_numpy(dtype="float64")
     new = s["final"].to_numpy(dtype="float64")
     cost = s["cost"].to_numpy(dtype="float64")
@@ -118,33 +119,19 @@ def run_suggestions(
     with_tags = any(s.applies_to.tags for s in sf.strategies)
     products, offers = load_inputs(engine, sf.settings.currency_rates, with_tags=with_tags)
     t1 = time.perf_counter()
-    writer = None if dry_run else BackgroundWriter(engine, run_id, now)
-    parts: list[pd.DataFrame] = []
-
-    def on_part(part: pd.DataFrame) -> None:
-        rows = suggestion_rows(part, run_id, now, sf)
-        parts.append(rows)
-        if writer is not None and len(rows):
-            writer.put(rows)
-
-    try:
-        ev = evaluate(products, offers, sf, now, on_part=on_part)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    ev = evaluate(products, offers, sf, now)
+    rows = suggestion_rows(ev.products, run_id, now, sf)
     t2 = time.perf_counter()
     outcome = ev.products["outcome"]
     counts = {str(k): int(v) for k, v in outcome.value_counts().items()}
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-    if writer is not None:
+    if not dry_run:
         decided = ev.products.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
         audit = dict(
             at=now, actor=ACTOR, action="suggest_run", entity="suggest_run", entity_id=run_id,
             count=len(rows), details={"outcomes": counts},
         )  # fmt: skip
-        writer.close(decided, audit)
-        report.superseded = writer.superseded
+        with engine.begin() as conn:
+            report.superseded, _ = write_run(conn, rows, decided, run_id, now, audit)
     t3 = time.perf_counter()
 
     report.products = len(products)
@@ -152,7 +139,6 @@ def run_suggestions(
     report.auto_approved = int((rows["status"] == SuggestionStatus.auto_approved.value).sum())
     report.outcomes = counts
     report.by_strategy = {str(k): int(v) for k, v in rows["strategy"].value_counts().items()}
-    # The write overlaps evaluation: write_s is what was left to wait for after it.
     report.timings = {"read_s": t1 - t0, "evaluate_s": t2 - t1, "write_s": t3 - t2}
     report.suggestions = rows
     return report

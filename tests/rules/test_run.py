@@ -164,23 +164,17 @@ def test_a_failed_write_rolls_everything_back(store, monkeypatch):
 
     engine = store.engine
     for i in range(3):
-        pid = store.product(f"P{i}", price=25, category=f"C{i}")
+        pid = store.product(f"P{i}", price=25 + i)
         store.offer(pid, "a", 20.00)
     run_suggestions(engine, strategy_file(LOWEST), now=NOW)  # one pending suggestion each
-    real, calls = writer.insert_rows, []
+    store.offer(store.product("NEW", price=30), "a", 20.00)
 
-    def failing(conn, rows, now):
-        calls.append(len(rows))
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        real(conn, rows, now)
+    def failing(conn, pending, decided, run_id, now):
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(writer, "insert_rows", failing)
-    sf = strategy_file(
-        *({**LOWEST, "name": f"s{i}", "applies_to": {"categories": [f"C{i}"]}} for i in range(3))
-    )
+    monkeypatch.setattr(writer, "supersede", failing)  # after the new rows went in
     with pytest.raises(RuntimeError, match="disk full"):
-        run_suggestions(engine, sf, now=NOW + timedelta(hours=1))
+        run_suggestions(engine, strategy_file(LOWEST), now=NOW + timedelta(hours=1))
     rows = suggestions(engine)
     assert len(rows) == 3 and {r.status for r in rows} == {"pending"}
     with engine.connect() as conn:
