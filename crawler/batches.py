@@ -4,11 +4,12 @@ A batch is shard ``number`` of ``count`` of a site's crawl in one cycle. Nothing
 plan it: the shard is applied by :class:`BatchFilter` (a spider middleware) while the batch's
 own Scrapy crawl runs, so every worker derives the same partition from the same site config:
 
-* the config's listing and product start URLs are dealt round-robin by position (shard
-  ``i % count``): a category listing and its whole pagination chain belong to one batch;
-* URLs read from a sitemap (and product links found on listing pages) belong to the shard of
-  a stable hash of the URL, so a sitemap that changes between two workers' reads still puts
-  each product in exactly one batch;
+* in ``listing`` mode (offers read from listing pages) the config's listing URLs are dealt
+  round-robin by position (shard ``i % count``): a category and its whole pagination chain
+  belong to one batch; listings found in a sitemap go by a stable hash of their URL;
+* product pages go by the hash of their URL wherever they were found (sitemap, listing, the
+  config), so a sitemap that changes between two workers' reads still puts each product in
+  exactly one batch; in ``product`` mode every batch reads the listings, as an index;
 * sitemaps are read by every batch (they are cheap); a JSON API is paged by one batch.
 
 Batch ids are deterministic per cycle (``cycle:site:number/count``), so enqueueing a cycle twice
@@ -71,7 +72,9 @@ def parse_shard(value: str) -> tuple[int, int]:
     except ValueError:
         n = c = -1
     if not sep or c < 1 or not 0 <= n < c:
-        raise ValueError(f"{BATCH_SETTING} must look like NUMBER/COUNT with 0 <= NUMBER < COUNT, got {value!r}")
+        raise ValueError(
+            f"{BATCH_SETTING} must look like NUMBER/COUNT with 0 <= NUMBER < COUNT, got {value!r}"
+        )
     return n, c
 
 
@@ -104,18 +107,18 @@ def plan_batches(
 ) -> list[Batch]:
     """The batches of ``site`` for ``cycle``.
 
-    Start URLs dealt by position: at most one batch per start URL (no batch is empty). Sitemap
-    sites: one batch per ``per_batch`` offers the store knew last cycle (``default_batches`` on
-    the first). A site with only a JSON API is one batch (its pages are one ``next`` chain).
+    One batch per ``per_batch`` offers the store knew after the last cycle (``default_batches``
+    on the first): a batch is one crawl process, whose start-up (~2 s) must stay small beside
+    its work. Never more batches than start URLs when those are dealt out (no batch is
+    empty). A site with only a JSON API is one batch (its pages are one ``next`` chain).
     """
     start = site.start
-    entries = len(start.listings) + len(start.products)
+    entries = len(start.listings) if site.mode == "listing" else 0
+    by_size = math.ceil(known_offers / per_batch) if known_offers else default_batches
     if entries:
-        count = entries
-        if start.sitemap and known_offers:
-            count = max(count, math.ceil(known_offers / per_batch))
-    elif start.sitemap:
-        count = math.ceil(known_offers / per_batch) if known_offers else default_batches
+        count = min(entries, by_size)
+    elif start.sitemap or start.products or start.listings:
+        count = by_size
     else:
         count = 1
     count = max(1, min(count, max_batches))
@@ -125,7 +128,10 @@ def plan_batches(
 class BatchFilter:
     """Spider middleware: keep only the requests that belong to this crawl's batch.
 
-    Pagination (a listing reached from a listing) always stays: it continues its chain.
+    Which pages carry the data depends on the site's mode. In ``listing`` mode listing pages
+    are the data: the config's listings are dealt by position, listings found in a sitemap by
+    URL hash, and pagination stays with its chain. In ``product`` mode listings are only an
+    index (like a sitemap, every batch reads them) and product pages are dealt by URL hash.
     """
 
     def __init__(self, crawler: Crawler):
@@ -133,36 +139,46 @@ class BatchFilter:
         if not value:
             raise NotConfigured(f"{BATCH_SETTING} not set: not a batch crawl")
         self.number, self.count = parse_shard(value)
+        self.crawler = crawler
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BatchFilter:
         return cls(crawler)
 
+    def _listing_mode(self) -> bool:
+        site = getattr(self.crawler.spider, "site", None)
+        return getattr(site, "mode", "listing") == "listing"
+
+    def _skip(self) -> bool:
+        self.stats.inc_value("pricewatch/batch/skipped")
+        return False
+
+    def _mine(self, url: str) -> bool:
+        return shard_of(url, self.count) == self.number or self._skip()
+
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         position = 0
         async for item in start:
-            if isinstance(item, Request) and item.meta.get("pw_kind") in SHARDED_KINDS:
-                mine = position % self.count == self.number
+            kind = item.meta.get("pw_kind") if isinstance(item, Request) else None
+            if kind == "listing" and self._listing_mode():
+                mine = position % self.count == self.number or self._skip()
                 position += 1
-                if not mine:
-                    self.stats.inc_value("pricewatch/batch/skipped")
-                    continue
-            elif isinstance(item, Request) and item.meta.get("pw_kind") == "api":
-                if self.number != 0:
-                    continue
-            yield item
+            elif kind == "product":
+                mine = self._mine(item.url)
+            else:  # a JSON API is one ``next`` chain: batch 0 pages it; sitemaps: every batch
+                mine = kind != "api" or self.number == 0
+            if mine:
+                yield item
 
     def _keep(self, response: Any, item: Any) -> bool:
         if not isinstance(item, Request):
             return True
         kind = item.meta.get("pw_kind")
-        if kind == "product" or (
-            kind == "listing" and response.meta.get("pw_kind") in ("sitemap", None)
-        ):
-            if shard_of(item.url, self.count) != self.number:
-                self.stats.inc_value("pricewatch/batch/skipped")
-                return False
+        if kind == "product":
+            return self._mine(item.url)
+        if kind == "listing" and response.meta.get("pw_kind") == "sitemap":
+            return not self._listing_mode() or self._mine(item.url)
         return True
 
     def process_spider_output(self, response, result: Iterable[Any], spider=None) -> Iterator[Any]:

@@ -89,19 +89,30 @@ def _same_thing(a: RawOffer, b: RawOffer) -> bool:
     return bool(a.title and b.title and a.title.casefold() == b.title.casefold())
 
 
+def _keys(raw: RawOffer) -> list[tuple[str, str]]:
+    keys = [(k, getattr(raw, k)) for k in ("sku", "gtin", "url") if getattr(raw, k)]
+    if raw.title:
+        keys.append(("title", raw.title.casefold()))
+    return keys
+
+
 def _group(raws: list[RawOffer], selector_is_page: bool) -> list[list[RawOffer]]:
-    """Records that describe the same offer, grouped; order of first appearance kept."""
+    """Records that describe the same offer, grouped; order of first appearance kept.
+
+    Indexed by sku, gtin, url and title, so a listing of hundreds of items stays linear."""
     groups: list[list[RawOffer]] = []
+    index: dict[tuple[str, str], list[int]] = {}
     per_source: dict[str, int] = {}
     for raw in raws:
         per_source[raw.source] = per_source.get(raw.source, 0) + 1
     for raw in raws:
         target = None
-        for group in groups:
-            if any(r.source == raw.source for r in group):
-                continue
-            if any(_same_thing(raw, r) for r in group):
-                target = group
+        for number in dict.fromkeys(n for key in _keys(raw) for n in index.get(key, ())):
+            group = groups[number]
+            if not any(r.source == raw.source for r in group) and any(
+                _same_thing(raw, r) for r in group
+            ):
+                target = number
                 break
         if (
             target is None
@@ -109,7 +120,7 @@ def _group(raws: list[RawOffer], selector_is_page: bool) -> list[list[RawOffer]]
             and per_source[raw.source] == 1
             and not any(r.source == raw.source for r in groups[0])
         ):
-            target = groups[0]  # one product page told several ways
+            target = 0  # one product page told several ways
         if (
             target is None
             and groups
@@ -121,9 +132,11 @@ def _group(raws: list[RawOffer], selector_is_page: bool) -> list[list[RawOffer]]
                 group.append(_without_price(raw))
             continue
         if target is None:
-            groups.append([raw])
-        else:
-            target.append(raw)
+            target = len(groups)
+            groups.append([])
+        groups[target].append(raw)
+        for key in _keys(raw):
+            index.setdefault(key, []).append(target)
     return groups
 
 
@@ -138,15 +151,13 @@ def _without_price(raw: RawOffer) -> RawOffer:
     )
 
 
-def _pick(group: list[RawOffer], name: str) -> object:
-    """Selectors override structured data (the site config chose them); else first stated."""
-    by_source = sorted(group, key=lambda r: _SOURCE_ORDER.index(r.source))
-    selector = [r for r in by_source if r.source == "selector"]
-    for raw in selector + [r for r in by_source if r.source != "selector"]:
-        value = getattr(raw, name)
-        if value is not None:
-            return value
-    return None
+def _by_precedence(group: list[RawOffer]) -> list[RawOffer]:
+    """Selectors first (the site config chose them), then structured data in source order."""
+    return sorted(group, key=lambda r: (r.source != "selector", _SOURCE_ORDER.index(r.source)))
+
+
+def _pick(ordered: list[RawOffer], name: str) -> object:
+    return next((v for v in (getattr(r, name) for r in ordered) if v is not None), None)
 
 
 def _candidates(group: list[RawOffer]) -> list[PriceCandidate]:
@@ -177,13 +188,14 @@ def _offer_url(group: list[RawOffer], page_url: str, listing: bool, variant: str
             return own
         if variant:
             # Variants sharing the page URL still need their own identity in the store.
-            key = _pick(group, "sku") or variant
+            key = _pick(group, "sku") or variant  # group is in precedence order
             return f"{page_url.split('#')[0]}#variant={quote(str(key), safe='')}"
     return page_url
 
 
 def _build(group: list[RawOffer], page_url: str, site: SiteConfig | None, listing: bool) -> Offer:
     rule = site.price_rule if site is not None else "structured"
+    group = _by_precedence(group)
     candidates = _candidates(group)
     decision = decide(candidates, rule)
     variant = next((r.variant for r in group if r.variant), None)

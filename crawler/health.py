@@ -14,6 +14,7 @@ from statistics import median
 
 from sqlalchemy import Engine
 
+from crawler.batches import batch_key
 from pricing.store.models import CrawlRun, RunHealth, RunStatus
 from pricing.store.runs import get_run, previous_runs, set_health
 
@@ -201,7 +202,14 @@ def evaluate_run(engine: Engine, run_id: int) -> Verdict:
     run = get_run(engine, run_id)
     if run is None:
         raise LookupError(f"no crawl run {run_id}")
-    history = [RunFacts.from_run(r) for r in previous_runs(engine, run.site_id, run_id)]
+    # A scale-out batch is compared with earlier runs of the same batch only (its offer count
+    # is a share of the site's), a whole-site crawl with whole-site crawls.
+    key = batch_key(run.trigger)
+    history = [
+        RunFacts.from_run(r)
+        for r in previous_runs(engine, run.site_id, run_id, limit=40)
+        if batch_key(r.trigger) == key
+    ][:10]
     verdict = evaluate(RunFacts.from_run(run), history)
     set_health(engine, run_id, verdict.health, verdict.reasons)
     return verdict

@@ -274,6 +274,28 @@ def resolve_hint(hint: str | None) -> tuple[str | None, str | None]:
     return iso_for_symbol(chosen.group(0)), chosen.group(0)
 
 
+_DOLLARS = frozenset(
+    {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "MXN", "ARS", "CLP", "COP", "UYU", "JMD",
+     "TTD", "BSD", "BBD", "BZD", "BMD", "KYD", "XCD", "FJD", "LRD", "NAD", "SBD", "SRD", "GYD",
+     "DOP", "CUP", "CUC", "BND", "WST", "TVD", "ZWL", "NIO", "SVC", "USN"}
+)  # fmt: skip
+#: Which codes an ambiguous sign can stand for: a hint outside the set does not fit the page
+#: (a EUR-configured shop showing "$" shows dollars of some kind, not euros).
+SIGN_CODES: dict[str, frozenset[str]] = {
+    "$": _DOLLARS,
+    "C$": frozenset({"CAD", "NIO"}),
+    "kr": frozenset({"SEK", "NOK", "DKK", "ISK", "EEK"}),
+    "Kr": frozenset({"SEK", "NOK", "DKK", "ISK", "EEK"}),
+    "kr.": frozenset({"SEK", "NOK", "DKK", "ISK", "EEK"}),
+    "¥": frozenset({"JPY", "CNY"}),
+    "￥": frozenset({"JPY", "CNY"}),
+    "Rs": frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"}),
+    "Rs.": frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"}),
+    "₨": frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"}),
+    "Br": frozenset({"BYN", "BYR", "ETB"}),
+}
+
+
 def decide_currency(symbol: str | None, hint: str | None) -> str | None:
     """ISO code for a price: the page's unambiguous symbol first, then the hint if it fits."""
     iso = iso_for_symbol(symbol)
@@ -282,7 +304,9 @@ def decide_currency(symbol: str | None, hint: str | None) -> str | None:
     hint_iso, _ = resolve_hint(hint)
     if hint_iso is None:
         return None
-    if symbol is None or symbol.strip() in AMBIGUOUS:
-        # "$" plus a hint of USD/CAD/AUD...: the hint decides. No symbol at all: the hint is all we have.
-        return hint_iso
+    if symbol is None:
+        return hint_iso  # no sign at all: the site's currency is all we have
+    sign = symbol.strip()
+    if sign in AMBIGUOUS and hint_iso in SIGN_CODES.get(sign, frozenset({hint_iso})):
+        return hint_iso  # "$" on a USD shop
     return None

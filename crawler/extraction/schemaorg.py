@@ -120,7 +120,14 @@ def _find_products(graph: _Graph) -> list[tuple[dict, dict | None]]:
         if types & LIST_TYPES:
             for element in graph.resolved(node.get("itemListElement")):
                 if isinstance(element, dict) and "item" in element:
-                    visit(element["item"], depth + 1)
+                    item = graph.resolve(element["item"])
+                    if (
+                        isinstance(item, dict)
+                        and not item.get("url")
+                        and isinstance(element.get("url"), str)
+                    ):
+                        item = {**item, "url": element["url"]}  # the ListItem carries the link
+                    visit(item, depth + 1)
                 elif isinstance(element, dict):
                     visit(element, depth + 1)
             return

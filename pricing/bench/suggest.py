@@ -282,7 +282,8 @@ def bench_suggest(
         path = folder / "bench_suggest.db"
         reuse = keep is not None and path.exists()
         engine = make_engine(f"sqlite:///{path}")
-        init_db(engine)
+        if not reuse:
+            init_db(engine)
         t0 = time.perf_counter()
         if reuse:  # a store kept by an earlier run: forget its suggestions, keep the market
             n_offers = _reset(engine)

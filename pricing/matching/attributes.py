@@ -56,6 +56,20 @@ UNITS: dict[str, tuple[str, float]] = {
     "count": ("count", 1.0),
     "x": ("multiplier", 1.0),
     "p": ("resolution", 1.0),
+    # Software licence counts: "5 user", "10-pack" of seats, "25 clients", "1 processor".
+    "user": ("seats", 1.0),
+    "users": ("seats", 1.0),
+    "seat": ("seats", 1.0),
+    "seats": ("seats", 1.0),
+    "client": ("seats", 1.0),
+    "clients": ("seats", 1.0),
+    "cal": ("seats", 1.0),
+    "cals": ("seats", 1.0),
+    "node": ("seats", 1.0),
+    "nodes": ("seats", 1.0),
+    "processor": ("processors", 1.0),
+    "processors": ("processors", 1.0),
+    "cpu": ("processors", 1.0),
 }
 _UNIT_ALT = "|".join(sorted(UNITS, key=len, reverse=True))
 _MEASURE = re.compile(rf"(?<![a-z0-9.])(\d+(?:[.,]\d+)?)\s?(?:-\s?)?({_UNIT_ALT})(?![a-z0-9])")
@@ -120,6 +134,13 @@ STOPWORDS = frozenset(
 
 # Shops shorten words; the pairwise decision treats these as the same word.
 ALIASES = {
+    "ms": "microsoft",
+    "macintosh": "mac",
+    "osx": "mac",
+    "edu": "academic",
+    "education": "academic",
+    "educational": "academic",
+    "upgrd": "upgrade",
     "pro": "professional",
     "std": "standard",
     "prem": "premium",
@@ -133,6 +154,26 @@ _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
 _NOT_CODE = re.compile(r"\d+-[a-z]{3,}|\d+(?:st|nd|rd|th)(?:-\d+(?:st|nd|rd|th))+")
 # A word with a version glued on: "v10", "deluxe17", "iphone15" (a word and a number).
 _GLUED_NUMBER = re.compile(r"(v|[a-z]{4,})(\d{1,2})")
+# Spellings of one thing, made one before anything else reads the title: "w/" is "with" ("w/o"
+# "without"), "creative suite 3" is "cs3", "v. 8" is "8", "12 - pack" is "12-pack".
+REWRITES: tuple[tuple[re.Pattern, str], ...] = tuple(
+    (re.compile(a), b)
+    for a, b in (
+        (r"\bw/o\b", " without "),
+        (r"\bw/(?=\s|[a-z])", " with "),
+        (r"\bcreative suite\b", "cs"),
+        (r"\bcs\s+(\d)\b", r"cs\1"),
+        (r"\bv\.\s*(\d)", r" \1"),
+        (r"(\d)\s+-\s+([a-z])", r"\1-\2"),
+    )
+)
+# What follows a platform is what it runs on, not which product it is: the numbers of "win 95
+# 98 me nt 2000 xp" or "mac os x 10.4 or later" must not read as versions (as "photoshop 7" does).
+_PLATFORM_TAIL = re.compile(
+    r"\b(?:win(?:dows)?|mac(?:intosh)?(?:\s*os(?:\s*x)?)?|os\s*x)"
+    r"((?:[\s,/&+]+(?:95|98|2000|2003|2k|nt|me|xp|vista|10\.\d+(?:\.\d+)?|or|and|later|higher))+)"
+)
+_RELEASE = re.compile(r"cs\d")  # Adobe Creative Suite releases, written in place of a version
 MAX_TITLE = 500  # scraped titles are untrusted; a 10 kB title says no more than its start
 
 
@@ -146,6 +187,16 @@ def fold(text: object) -> str:
         s = remove_tags(remove_tags_with_content(s, ("script", "style")))
     s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode()
     return s.lower().replace("'", "")[:MAX_TITLE]
+
+
+def normalise(text: str) -> str:
+    """Rewrite shop spellings to one form and blank the platform requirements' numbers."""
+    for pattern, replacement in REWRITES:
+        text = pattern.sub(replacement, text)
+    return _PLATFORM_TAIL.sub(
+        lambda m: m.group(0)[: m.start(1) - m.start(0)] + re.sub(r"[\d.]+", " ", m.group(1)),
+        text,
+    )
 
 
 def is_abbreviation(short: str, word: str) -> bool:
@@ -224,14 +275,14 @@ def profile(
     title: object, brand: object = None, gtin: object = None, mpn: object = None
 ) -> Profile:
     """Everything the pairwise decision needs from one record."""
-    text = fold(title)
+    text = normalise(fold(title))
     brand_text = fold(brand)
     measures, rest = _measures(text)
     codes: set[str] = set()
     code_parts: set[str] = set()  # "del" and "2009" of "DEL-2009" are the code, not words
     for compound in _COMPOUND.findall(rest):
         joined = re.sub(r"[-/.]", "", compound)
-        if re.fullmatch(r"\d+(?:\.\d+)+", compound) or _NOT_CODE.fullmatch(compound):
+        if re.fullmatch(r"v?\d+(?:\.\d+)+", compound) or _NOT_CODE.fullmatch(compound):
             continue  # a version like 6.2.9 is a number, below; "3-user" is words
         if _is_code(joined) and any(c.isalpha() for c in joined):
             codes.add(joined)
@@ -249,6 +300,8 @@ def profile(
         if tok in STOPWORDS or tok in code_parts:
             continue
         tok = ALIASES.get(tok, tok)
+        if _RELEASE.fullmatch(tok):
+            numbers.add(tok)  # "cs3" is a release like "7.0": photoshop cs3 is not cs2, nor 7.0
         ordinal = _ORDINAL.fullmatch(tok)
         if ordinal:
             numbers.add(ordinal.group(1))

@@ -32,11 +32,10 @@ from pricing.matching.identifiers import mpn_agrees
 VARIANT_GROUPS: tuple[frozenset[str], ...] = tuple(
     frozenset(g.split())
     for g in (
-        "upgrade full",
-        "academic student teacher edu education",
+        "upgrade upsell renewal full",
         "mac win windows pc linux",
-        "standard premium professional pro ultimate basic home deluxe essentials plus extended "
-        "lite express",
+        "standard premium premier professional pro ultimate basic home deluxe essentials plus "
+        "extended lite express",
         "oem retail",
         "mini max plus ultra",
         "men women mens womens kids boys girls",
@@ -51,6 +50,8 @@ VARIANT_GROUPS: tuple[frozenset[str], ...] = tuple(
 EDITION_WORDS = frozenset(
     [
         "upgrade",
+        "upsell",
+        "renewal",
         "academic",
         "student",
         "teacher",
@@ -59,12 +60,13 @@ EDITION_WORDS = frozenset(
         "trial",
         "deluxe",
         "premium",
+        "premier",
         "ultimate",
         "extended",
         "lite",
     ]
 )
-ONE_SIDED_EDITION = 0.8
+ONE_SIDED_EDITION = 0.5
 # Each title naming something rare the other lacks ("sims 2 nightlife" / "sims 2 seasons") is
 # the mark of two products of one line; one-sided extras are just a wordier shop.
 RARE_SHARE = 0.6  # "rare": IDF at least this share of an unseen word's

@@ -265,7 +265,7 @@ def _evaluate_strategy(
     final_c = np.round(out["final"] * 100)
     outcome = np.select(
         [
-            np.isnan(cur),
+            ~(cur > 0),  # missing or not positive
             ~prods["in_stock"].to_numpy(),
             age_h < gd.cooldown_hours,
             r["n_used"].to_numpy() < needs,

@@ -50,7 +50,9 @@ def make_celery(broker_url: str | None = None) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.task(name=TASK, bind=True)(_crawl_site)
-    return app
+    from crawler.distributed.celery_app import configure  # scale-out: batch task, env options
+
+    return configure(app)
 
 
 def _crawl_site(task, site: str, db_url: str, sites_dir: str | None, trigger: str, settings: dict):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from crawler.bench.parse_price import load_rows, realdata_path
 from crawler.extract import parse_price, parse_price_details, parse_price_parts
-
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "prices.tsv"
 
 
 @pytest.mark.parametrize(
@@ -76,6 +73,9 @@ def test_hint_decides_ambiguous_signs_only():
     assert parse_price("12,99", currency_hint="€") == (Decimal("12.99"), "EUR")
     assert parse_price("¥1,299", currency_hint="JPY") == (Decimal("1299"), "JPY")
     assert parse_price("1 299 kr", currency_hint="SEK") == (Decimal("1299"), "SEK")
+    # A hint that cannot be what the sign means decides nothing.
+    assert parse_price("$12.99", currency_hint="EUR") == (Decimal("12.99"), None)
+    assert parse_price("¥1,299", currency_hint="CNY") == (Decimal("1299"), "CNY")
     # The page's unambiguous sign beats a wrong hint.
     assert parse_price("€ 5", currency_hint="USD") == (Decimal("5"), "EUR")
     # A hint that is neither code nor symbol decides nothing.
@@ -111,10 +111,9 @@ def test_untrusted_long_text_is_bounded():
 
 
 def _realdata_rows():
-    if not REALDATA.exists():
-        pytest.skip(f"{REALDATA} not present")
-    with REALDATA.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    path = realdata_path()
+    assert path.exists(), f"{path} missing: shared/realdata must sit beside the checkout"
+    return load_rows(path)
 
 
 def test_realdata_amounts_and_iso_codes():

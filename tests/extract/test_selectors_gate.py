@@ -11,12 +11,12 @@ from crawler.siteconfig import parse_site_config
 URL = "https://shop.example/p/1"
 
 
-def site(price_rule="structured", currency="EUR", decimal_separator=None, **selectors):
+def site(price_rule="structured", site_currency="EUR", decimal_separator=None, **selectors):
     data = {
         "name": "shop",
         "base_url": "https://shop.example",
         "start": {"products": ["/p/1"]},
-        "currency": currency,
+        "currency": site_currency,
         "price_rule": price_rule,
         "selectors": selectors,
     }
@@ -162,8 +162,19 @@ def test_page_selectors_on_a_variant_page_fill_gaps_only():
         "<body>", '<body><span class="price">£1.00</span><span class="rank">#3 in Knitwear</span>'
     )
     offers = extract_offers(
-        html, "https://shop.example/wj", site(currency="GBP", price=".price", rank=".rank")
+        html, "https://shop.example/wj", site(site_currency="GBP", price=".price", rank=".rank")
     )
     assert [o.price for o in offers] == [Decimal("59.0"), Decimal("59.0"), Decimal("64.00")]
     assert {o.rank for o in offers} == {3}
     assert {o.confidence for o in offers} == {1.0}
+
+
+def test_shipping_and_currency_selectors():
+    html = '<html><body><h1>Lamp</h1><b class="p">12.50</b><i class="cur">USD</i><p class="ship">Free shipping</p></body></html>'
+    config = site(title="h1", price=".p", currency=".cur", shipping=".ship")
+    [offer] = extract_offers(html, URL, config)
+    assert (offer.price, offer.currency, offer.shipping) == (Decimal("12.50"), "USD", Decimal("0"))
+    paid = html.replace("Free shipping", "Shipping: $4.99")
+    assert extract_offers(paid, URL, site(title="h1", price=".p", shipping=".ship"))[
+        0
+    ].shipping == Decimal("4.99")

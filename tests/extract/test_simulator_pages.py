@@ -12,11 +12,10 @@ import pytest
 from crawler.extract import extract_offers
 from crawler.extraction.text import clean_text
 from crawler.siteconfig import parse_site_config
-
-shopsim = pytest.importorskip("shopsim.market")
-from shopsim import configs  # noqa: E402
-from shopsim.site import SiteRouter  # noqa: E402
-from shopsim.vocab import CATEGORIES  # noqa: E402
+from shopsim import configs
+from shopsim.market import Market
+from shopsim.site import SiteRouter
+from shopsim.vocab import CATEGORIES
 
 BASE = "http://127.0.0.9:8000"
 FIELDS = ("stock_quantity", "review_count", "rating", "sold_count", "rank", "gtin", "brand", "mpn")
@@ -24,7 +23,7 @@ FIELDS = ("stock_quantity", "review_count", "rating", "sold_count", "rank", "gti
 
 @pytest.fixture(scope="module")
 def market():
-    return shopsim.Market.generate(sites=12, products=2400, seed=7, faults="hostile")
+    return Market.generate(sites=12, products=2400, seed=7, faults="hostile")
 
 
 def _sites(market):

@@ -312,3 +312,16 @@ def test_jsonld_script_type_variants_and_escaped_json():
         ("Fan", Decimal("15.00")),
         ("Heater", Decimal("30")),
     ]
+
+
+def test_listitem_url_is_the_product_link():
+    html = page(
+        {"@type": "ItemList", "itemListElement": [
+            {"@type": "ListItem", "position": 1, "url": "/p/a", "item": {"@type": "Product", "name": "A", "offers": {"price": 3, "priceCurrency": "EUR"}}},
+            {"@type": "ListItem", "position": 2, "url": "/p/b", "item": {"@type": "Product", "name": "B", "offers": {"price": 4, "priceCurrency": "EUR"}}}]}
+    )  # fmt: skip
+    offers = extract_offers(html, "https://shop.example/c/x")
+    assert [(o.url, o.price) for o in offers] == [
+        ("https://shop.example/p/a", Decimal("3")),
+        ("https://shop.example/p/b", Decimal("4")),
+    ]

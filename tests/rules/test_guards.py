@@ -285,3 +285,10 @@ def test_stale_limit_from_settings_is_the_one_explained():
     row = one({"reference": {"kind": "lowest"}}, offers=offers, stale_hours=24)
     assert row["final"] == pytest.approx(22.00)
     assert "ignored 1 stale (>24 h)" in row["explanation"]
+
+
+@pytest.mark.parametrize("price", [None, 0.0])
+def test_no_usable_current_price_proposes_nothing(price):
+    row = one({"reference": {"kind": "lowest"}}, product={"price": price})
+    assert row["outcome"] == "no_current_price"
+    assert row["explanation"] == "no current price: nothing proposed"

@@ -1,0 +1,176 @@
+"""Two real Celery workers crawl one cycle of the simulator into PostgreSQL; one is SIGKILLed.
+
+Real Redis (PRICEWATCH_TEST_REDIS_URL) with a key prefix and queue of this test run's own (so
+other tests' workers and keys are untouched), real PostgreSQL (the session's throw-away
+database), real `pricewatch worker` processes, the shop simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from crawler.distributed import ledger
+from crawler.distributed.executor import CeleryBatchExecutor, plan_cycle
+from pricing.store.models import CrawlRun, Observation, Offer, Site
+from tests.conftest import REDIS_ENV, require_env
+from tests.scale.support import Worker, write_configs
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+LEASE = 6  # seconds: a dead worker's batch may be claimed again after this
+VISIBILITY = 8  # seconds: Redis re-delivers an unacknowledged task after this
+FAST_FLUSH = {"PRICEWATCH_RUN_FLUSH_INTERVAL": 0.5}  # runs show their progress quickly
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """The test Redis, with this run's key prefix; only those keys are deleted afterwards."""
+    url = require_env(REDIS_ENV)
+    prefix = f"pwtest-{uuid.uuid4().hex[:10]}:"
+    env = {
+        "PRICEWATCH_BROKER_PREFIX": prefix,
+        "PRICEWATCH_VISIBILITY_TIMEOUT": str(VISIBILITY),
+        "PRICEWATCH_BATCH_LEASE": str(LEASE),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield url, prefix, env
+    client = redis.Redis.from_url(url)
+    for pattern in (f"{prefix}*", "pricewatch:polite:shop-*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys and pattern.startswith(prefix):
+            client.delete(*keys)
+    client.close()
+
+
+def _site_counts(engine, site: str) -> tuple[set[str], int]:
+    with engine.connect() as conn:
+        urls = set(
+            conn.scalars(
+                select(Offer.url).join(Site, Site.id == Offer.site_id).where(Site.name == site)
+            )
+        )
+        observations = conn.execute(
+            select(func.count(Observation.id))
+            .join(Offer, Offer.id == Observation.offer_id)
+            .join(Site, Site.id == Offer.site_id)
+            .where(Site.name == site)
+        ).scalar_one()
+    return urls, observations
+
+
+def test_two_workers_one_killed_mid_batch(tmp_path, sim, pg_engine, pg_database_url, broker):
+    url, prefix, env = broker
+    queue = f"pricewatch-test-{uuid.uuid4().hex[:8]}"
+    sites_dir = write_configs(sim, tmp_path / "sites")
+    workers = [
+        Worker("--broker", url, "--queue", queue, "--concurrency", "1", env=env) for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            worker.wait_for(r"ready\.", timeout=60)
+        executor = CeleryBatchExecutor(
+            pg_database_url, sites_dir, broker_url=url, queue=queue, crawl_settings=FAST_FLUSH
+        )
+        cycle = f"test-{uuid.uuid4().hex[:8]}"
+        batches = plan_cycle(pg_engine, ["shop-01", "shop-02"], sites_dir, cycle=cycle)
+        assert len(batches) == 8  # first cycle: 4 batches per site
+        results = executor.submit(batches)
+
+        # Wait until a product-page batch of shop-02 is crawling, then kill its worker.
+        victim_batch, victim = None, None
+        deadline = time.monotonic() + 30
+        while victim is None and time.monotonic() < deadline:
+            for row in ledger.cycle_rows(pg_engine, cycle, "shop-02"):
+                if row.status == "running" and _items_so_far(pg_engine, row) > 0:
+                    victim_batch = row.batch_no
+                    victim = next(w for w in workers if f"pricewatch-{w.pid}@" in row.worker)
+                    break
+            time.sleep(0.1)
+        assert victim is not None, "no shop-02 batch was seen running"
+        victim.kill()  # SIGKILL the worker, its pool process and its crawl process
+        survivor = next(w for w in workers if w is not victim)
+
+        replies = [r.get(timeout=60, propagate=True) for r in results]
+    finally:
+        for worker in workers:
+            worker.stop()
+
+    assert {r["state"] for r in replies} == {"done"}, replies
+    rows = ledger.cycle_rows(pg_engine, cycle)
+    assert [(r.site, r.batch_no, r.status) for r in rows] == [
+        (b.site, b.number, "done") for b in batches
+    ]
+    killed = next(r for r in rows if r.site == "shop-02" and r.batch_no == victim_batch)
+    assert killed.attempts == 2 and f"pricewatch-{survivor.pid}@" in killed.worker
+
+    with pg_engine.connect() as conn:
+        runs = conn.execute(
+            select(CrawlRun.trigger, CrawlRun.status, CrawlRun.items, CrawlRun.stats)
+        ).all()
+    # The killed attempt's run is recorded as interrupted, and every batch has one finished run.
+    victim_trigger = next(
+        b.trigger for b in batches if b.site == "shop-02" and b.number == victim_batch
+    )
+    killed_runs = [r for r in runs if r.trigger == victim_trigger]
+    assert sorted(r.status for r in killed_runs) == ["finished", "interrupted"]
+    finished = [r for r in runs if r.status == "finished"]
+    assert sorted(r.trigger for r in finished) == sorted(b.trigger for b in batches)
+
+    for site in ("shop-01", "shop-02"):
+        truth = sim.market.truth(site)
+        expected = {sim.base_url(site) + path for path in truth["url"]}
+        urls, observations = _site_counts(pg_engine, site)
+        assert urls == expected  # nothing lost, nothing extra
+        assert observations == len(expected)  # one state per offer: nothing duplicated
+        site_runs = [r for r in finished if _run_site(batches, r) == site]
+        # The batches partition the site: finished runs together saw every offer exactly once.
+        assert sum(r.items for r in site_runs) == len(expected)
+    # The site's politeness was shared through Redis by both workers' crawls.
+    assert all((r.stats or {}).get("pricewatch/politeness/shared_slots", 0) > 0 for r in finished)
+
+
+def _run_site(batches, run) -> str:
+    return next(b.site for b in batches if b.trigger == run.trigger)
+
+
+def _items_so_far(engine, row) -> int:
+    """Offers the batch's current crawl has stored (the run's items are flushed every second)."""
+    trigger = f"batch {row.batch_no}/{row.batch_count} {row.cycle}"
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(func.max(CrawlRun.items)).where(
+                    CrawlRun.trigger == trigger, CrawlRun.status == "running"
+                )
+            ).scalar()
+            or 0
+        )
+
+
+def test_a_batch_delivered_again_does_nothing(tmp_path, sim, pg_engine, pg_database_url, broker):
+    """Enqueueing a finished cycle again (a restarted scheduler, say) re-crawls nothing."""
+    url, _prefix, env = broker
+    queue = f"pricewatch-test-{uuid.uuid4().hex[:8]}"
+    sites_dir = write_configs(sim, tmp_path / "sites")
+    worker = Worker("--broker", url, "--queue", queue, "--concurrency", "2", env=env)
+    try:
+        worker.wait_for(r"ready\.", timeout=60)
+        executor = CeleryBatchExecutor(pg_database_url, sites_dir, broker_url=url, queue=queue)
+        batches = plan_cycle(pg_engine, ["shop-01"], sites_dir, cycle="again")
+        first = executor.run_batches(batches)
+        with pg_engine.connect() as conn:
+            runs_before = conn.execute(select(func.count(CrawlRun.id))).scalar_one()
+        second = executor.run_batches(batches)
+        with pg_engine.connect() as conn:
+            runs_after = conn.execute(select(func.count(CrawlRun.id))).scalar_one()
+    finally:
+        worker.stop()
+    assert [o.state for o in first] == ["done"] * len(batches)
+    assert [o.state for o in second] == ["skipped"] * len(batches)
+    assert runs_after == runs_before == len(batches)
