@@ -70,12 +70,15 @@ DOWNLOADER_MIDDLEWARES = {
     # Between retry (550) and the downloader: sees each raw response once, may ask for a retry.
     "crawler.middlewares.guard.PageGuardMiddleware": 560,
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 580,
-    # A site's politeness across all workers; only with PRICEWATCH_POLITENESS_REDIS.
-    "crawler.distributed.politeness.SharedPolitenessMiddleware": 590,
+    # A site's politeness across all workers; only with PRICEWATCH_POLITENESS_REDIS. Next to
+    # the downloader, so it sees every response first (a redirect or retry cannot hide one).
+    "crawler.distributed.politeness.SharedPolitenessMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.conditional.ValidatorRecorderMiddleware": 950,
-    "crawler.batches.BatchFilter": 980,  # only with PRICEWATCH_BATCH (a scale-out batch)
+    # Only with PRICEWATCH_BATCH (a scale-out batch). Outside the validator recorder (950), so
+    # a page's recorded links are all of them, whichever batch fetched it first.
+    "crawler.batches.BatchFilter": 900,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidatePipeline": 100,

@@ -15,6 +15,9 @@ import pandas as pd
 from shopsim.vocab import CATEGORIES, COLOURS
 
 AXES = ("colour", "size", "model")
+# Part-number colour codes, one per colour of COLOURS: the first two letters would give Black and
+# Blue (and Grey and Green) the same MPN, and an MPN names exactly one trade item.
+COLOUR_CODES = ("BK", "WH", "SV", "BL", "RD", "GN", "GY", "RG", "NV", "BG")
 
 
 def ean13(body: np.ndarray) -> np.ndarray:
@@ -58,7 +61,7 @@ class Products:
         return f"{brand[:2].upper()}{line[0].upper()}-{int(self.model_num[i])}"
 
     def mpn(self, i: int) -> str:
-        return f"{self.model(i)}-{COLOURS[self.colour[i]][:2].upper()}{int(self.size[i])}"
+        return f"{self.model(i)}-{COLOUR_CODES[self.colour[i]]}{int(self.size[i])}"
 
     def sku(self, i: int) -> str | None:
         return f"PW-{i:06d}" if self.in_catalog[i] else None
@@ -78,6 +81,26 @@ class Products:
         p = self.title_parts(i)
         words = [p["brand"], p["line"], p["model"], p["noun"], p["size"], p["colour"]]
         return " ".join(w for w in words if w)
+
+
+def _unique_models(family, j, axis, f_model, f_cat, f_brand, f_line, size, colour) -> np.ndarray:
+    """Model numbers such that no two products share an MPN (and so a title): two families of
+    one brand prefix and line initial may draw the same number; the later one moves up by one
+    until it is alone. Deterministic, no random draws."""
+    prefix = pd.Series(
+        [
+            CATEGORIES[c].brands[b][:2].upper() + CATEGORIES[c].lines[ln][0].upper()
+            for c, b, ln in zip(f_cat, f_brand, f_line, strict=True)
+        ]
+    )[family].to_numpy()
+    f_model = f_model.copy()
+    while True:
+        model_num = np.where(axis == 2, f_model[family] + 10 * j, f_model[family])
+        keys = pd.DataFrame({"p": prefix, "m": model_num, "s": size, "c": colour})
+        clash = keys.duplicated().to_numpy()
+        if not clash.any():
+            return model_num
+        f_model[np.unique(family[clash])] += 1
 
 
 def generate_products(n: int, rng: np.random.Generator, *, catalog_share: float = 0.9) -> Products:
@@ -101,12 +124,19 @@ def generate_products(n: int, rng: np.random.Generator, *, catalog_share: float 
     hi = np.array([c.base_price[1] for c in CATEGORIES])[f_cat]
     f_price = np.exp(rng.uniform(np.log(lo), np.log(hi)))
 
+    # A family cannot have more size variants than its category has sizes: wrapping round would
+    # make two products with one title and MPN (only the GTIN differing), which no shop or
+    # matcher could tell apart. Such families vary by model number instead (no extra draws, so
+    # everything generated after this stays as it was).
+    cat_sizes = np.array([len(c.sizes) for c in CATEGORIES])
+    too_many = (f_axis == 1) & (np.bincount(family, minlength=n_fam) > cat_sizes[f_cat])
+    f_axis = np.where(too_many, np.int8(2), f_axis)
     cat = f_cat[family]
     axis = f_axis[family]
-    n_sizes = np.array([len(c.sizes) for c in CATEGORIES])[cat]
+    n_sizes = cat_sizes[cat]
     size = np.where(axis == 1, (f_size[family] + j) % n_sizes, f_size[family] % n_sizes)
     colour = np.where(axis == 0, (f_colour[family] + j) % len(COLOURS), f_colour[family])
-    model_num = np.where(axis == 2, f_model[family] + 10 * j, f_model[family])
+    model_num = _unique_models(family, j, axis, f_model, f_cat, f_brand, f_line, size, colour)
     step = np.where(axis == 1, 1.08, np.where(axis == 2, 1.10, 1.0))
     base = f_price[family] * step**j
 

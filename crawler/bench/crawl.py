@@ -32,6 +32,15 @@ import yaml
 from pricing.bench.report import emit, json_option
 
 
+def _cpu() -> float:
+    """CPU seconds used so far by this process's finished children (the crawler processes).
+
+    Wall-clock rates move with whatever else the machine runs; CPU per page does not.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _window(results) -> tuple[int, int, float]:
     """(pages, items, seconds from the first spider opening to the last one closing)."""
     opened = [r.extra["time"] - r.elapsed for r in results if "time" in r.extra]
@@ -158,36 +167,48 @@ def bench_crawl(sites, products, product_pages, processes, rounds, seed, workdir
         product_dir = workdir / "product-sites"
         _configs(server, market, product_dir, "product", sample)
         pages_per_s = baseline_pages_per_s = 0.0
+        cpu_ms = baseline_cpu_ms = float("inf")
         for round_no in range(1, rounds + 1):
             # Alternating, best of each: other work on the machine hits both alike.
             say(f"round {round_no}: product-page mode, {len(names)} shops")
             product_db = f"sqlite:///{workdir / f'product-{round_no}.db'}"
+            cpu = _cpu()
             results = crawl_sites(
                 names, db_url=product_db, sites_dir=product_dir, trigger="bench",
                 processes=processes, log_dir=workdir / f"logs-product-{round_no}",
             )  # fmt: skip
             pages, items, seconds = _window(results.values())
+            cpu_ms = min(cpu_ms, 1000 * (_cpu() - cpu) / max(pages, 1))
             rate = pages / seconds if seconds else 0.0
             pages_per_s = max(pages_per_s, rate)
-            say(f"  {pages} pages, {items} items in {seconds:.1f}s: {rate:.0f} pages/s")
+            say(
+                f"  {pages} pages, {items} items in {seconds:.1f}s: {rate:.0f} pages/s, "
+                f"{cpu_ms:.2f} CPU-ms a page (best so far)"
+            )
             say(f"round {round_no}: baseline, a bare Scrapy spider on the same pages")
+            cpu = _cpu()
             base = _run_baseline(sample, processes, workdir, concurrency)
             base_pages, _, base_seconds = _window(base)
+            baseline_cpu_ms = min(baseline_cpu_ms, 1000 * (_cpu() - cpu) / max(base_pages, 1))
             rate = base_pages / base_seconds if base_seconds else 0.0
             baseline_pages_per_s = max(baseline_pages_per_s, rate)
-            say(f"  {base_pages} pages in {base_seconds:.1f}s: {rate:.0f} pages/s")
+            say(
+                f"  {base_pages} pages in {base_seconds:.1f}s: {rate:.0f} pages/s, "
+                f"{baseline_cpu_ms:.2f} CPU-ms a page (best so far)"
+            )
 
         say(f"listing mode: every offer of {sites} shops ({offers_total} offers)")
         listing_dir = workdir / "listing-sites"
         _configs(server, market, listing_dir, "listing", None)
         listing_db = f"sqlite:///{workdir / 'listing.db'}"
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _cpu()
         listing = crawl_sites(
             names, db_url=listing_db, sites_dir=listing_dir, trigger="bench",
             processes=processes, log_dir=workdir / "logs-listing",
         )  # fmt: skip
         cycle_s = time.monotonic() - started
-        listing_pages, listing_items, _ = _window(listing.values())
+        listing_cpu_s = _cpu() - cpu
+        listing_pages, listing_items, listing_crawl_s = _window(listing.values())
         stored = _stored_offers(listing_db)
         say(f"  {listing_pages} pages, {listing_items} items, {stored} offers in {cycle_s:.1f}s")
 
@@ -202,7 +223,12 @@ def bench_crawl(sites, products, product_pages, processes, rounds, seed, workdir
             "ratio": round(pages_per_s / baseline_pages_per_s, 3) if baseline_pages_per_s else 0,
             "products_per_s": round(listing_items / cycle_s, 1) if cycle_s else 0,
             "listing_cycle_s": round(cycle_s, 1),
+            "listing_crawl_s": round(listing_crawl_s, 1),  # without process start-up
+            "listing_cpu_s": round(listing_cpu_s, 1),  # over all crawler processes
             "listing_pages": listing_pages,
+            "cpu_ms_per_page": round(cpu_ms, 2),
+            "baseline_cpu_ms_per_page": round(baseline_cpu_ms, 2),
+            "cpu_ratio": round(baseline_cpu_ms / cpu_ms, 3) if cpu_ms else 0,
             "coverage": round(stored / offers_total, 4) if offers_total else 0,
             "product_pages": pages,
             "peak_rss_mb": round(crawler_rss, 1),

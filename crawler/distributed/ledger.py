@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from crawler.batches import Batch
-from pricing.store.models import CrawlBatch, CrawlRun, RunStatus
+from pricing.store.models import CrawlBatch, CrawlRun, RunStatus, Site
 from pricing.store.runs import finish_run
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -161,7 +161,10 @@ def close_orphan_runs(engine: Engine, batch: Batch) -> list[int]:
     with engine.connect() as conn:
         ids = list(
             conn.scalars(
-                select(CrawlRun.id).where(
+                select(CrawlRun.id)
+                .join(Site, Site.id == CrawlRun.site_id)
+                .where(
+                    Site.name == batch.site,
                     CrawlRun.trigger == batch.trigger,
                     CrawlRun.status == RunStatus.running.value,
                 )

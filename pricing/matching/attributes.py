@@ -3,8 +3,12 @@
 Two titles can share nearly every word and still name different products: "iPhone 15 128GB" is
 not "iPhone 15 256GB", a "Radeon HD 5670" is not a "Radeon HD 5770", "Photoshop Elements 4.0" is
 not "5.0". Text similarity cannot see that, so the pairwise decision compares these attributes
-separately and treats a disagreement as a veto. Everything here is computed once per record
-(a :class:`Profile`), because store matching compares each record against many candidates.
+separately and treats a disagreement as a veto. Before that, one thing spelt many ways is made
+one (``ALIASES``, ``REWRITES``, roman release numbers), and what a title says about the platform
+a program runs on ("win 98 2000 xp", "mac os x 10.4") is kept apart from its own version: these
+rules are general shop practice, none is keyed to one data set. Everything here is computed
+once per record (a :class:`Profile`), because store matching compares each record against many
+candidates.
 """
 
 from __future__ import annotations
@@ -128,8 +132,14 @@ STOPWORDS = frozenset(
         "llc",
         "co",
         "corp",
+        "r",  # "quickbooks (r)": trademark marks say nothing about the product
+        "tm",
     ]
 )
+# Roman release numbers ("crystal reports xi", "lego star wars ii") are the same versions as
+# their digits. "i", "v" and "x" are left alone: they are letters far more often.
+ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
+ROMAN |= {"xi": "11", "xii": "12"}
 
 
 # Shops shorten words; the pairwise decision treats these as the same word.
@@ -138,6 +148,8 @@ ALIASES = {
     "macintosh": "mac",
     "osx": "mac",
     "edu": "academic",
+    "acad": "academic",
+    "dlx": "deluxe",
     "education": "academic",
     "educational": "academic",
     "upgrd": "upgrade",
@@ -300,6 +312,9 @@ def profile(
         if tok in STOPWORDS or tok in code_parts:
             continue
         tok = ALIASES.get(tok, tok)
+        if tok in ROMAN:
+            tok = ROMAN[tok]
+            numbers.add(tok)
         if _RELEASE.fullmatch(tok):
             numbers.add(tok)  # "cs3" is a release like "7.0": photoshop cs3 is not cs2, nor 7.0
         ordinal = _ORDINAL.fullmatch(tok)

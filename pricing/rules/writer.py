@@ -29,8 +29,14 @@ COLUMNS = (
 
 
 def _py(values) -> list:
-    """Python values with None for NaN/NA (what drivers expect)."""
-    return [None if v is None or v != v else v for v in np.asarray(values, dtype=object).tolist()]
+    """Python values with None for NaN/NA (what drivers expect), converted column-wise."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        return arr.tolist()
+    if arr.dtype.kind == "f":
+        return np.where(np.isnan(arr), None, arr).tolist()
+    obj = np.asarray(values, dtype=object)
+    return np.where(pd.isna(obj), None, obj).tolist()
 
 
 def stamps(sink, times: pd.Series) -> list:

@@ -209,9 +209,9 @@ class SQLiteSink(Sink):
         self._many(sql, rows)
 
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-        sets = ", ".join(f"{c} = ?" for c in columns)
-        # Rows arrive as (id, *values); the statement wants the id last.
-        self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?", [(*r[1:], r[0]) for r in rows])
+        # Rows arrive as (id, *values): numbered parameters take them as they are.
+        sets = ", ".join(f"{c} = ?{n}" for n, c in enumerate(columns, 2))
+        self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?1", rows)
 
     def _many(self, sql: str, rows: Sequence[tuple]) -> None:
         cursor = self.raw.cursor()

@@ -8,8 +8,11 @@ row's ``valid_from`` nobody looked.
 
 The writer loads the offers' ``cur_*`` columns once per call and classifies the records in
 Python, comparing in storage form, one chunk of thousands at a time. Each classified chunk
-goes to :mod:`pricing.store.bulk` as a handful of bulk statements, run on a worker thread
-while the next chunk is classified, so Python and the database work at the same time.
+goes to :mod:`pricing.store.bulk` as a handful of bulk statements (on PostgreSQL from a
+worker thread while the next chunk is classified, so client and server work at once).
+On SQLite writers take turns (BEGIN IMMEDIATE). On PostgreSQL two concurrent writers to one
+site may both create the same new URL; the second then fails on the (site, url) unique key
+and its call rolls back whole: crawl each site from one process at a time.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ class WriteResult:
 
 # What a call knows about one offer while it classifies records, all values in storage form.
 # A plain list (not an object): a cycle builds 170,000 of them and object creation cost ~0.5 s.
-_ID, _FIRST, _LAST, _OBS, _STATE, _IDENT, _FLAGS = range(7)
+_ID, _FIRST, _LAST, _OBS, _STATE, _IDENT, _FLAGS, _URL = range(8)
 # Flags say what happened to the offer in the chunk being classified.
 _NEW, _CHANGED, _IDENT_CHANGED, _EXTENDED = 1, 2, 4, 8
 CHUNK = 20_000
@@ -142,7 +145,7 @@ class HistoryWriter:
                         touched, new_obs, extended = self._classify(
                             sink, run_id, chunk, offers, result
                         )
-                        rows = self._rows(site_id, run_id, offers, touched)
+                        rows = self._rows(site_id, run_id, touched)
                         obs_rows = [tuple(r) for r in new_obs.values()]
                         pipeline.submit(_flush, sink, *rows, obs_rows, extended)
         finally:
@@ -182,7 +185,7 @@ class HistoryWriter:
             rows = sink.load_offers(site_id, None)
         else:
             rows = sink.load_offers(site_id, list(dict.fromkeys(r.url for r in records)))
-        return {r[1]: [r[0], None, r[2], r[3], r[4:15], r[15:20], 0] for r in rows}
+        return {r[1]: [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1]] for r in rows}
 
     def _classify(
         self,
@@ -191,19 +194,19 @@ class HistoryWriter:
         records: Sequence[ObservationRecord],
         offers: dict[str, list],
         result: WriteResult,
-    ) -> tuple[list[str], dict[int, list], dict[int, tuple]]:
+    ) -> tuple[list[list], dict[int, list], dict[int, tuple]]:
         """Decide for every record of a chunk: new offer, new state or extension.
 
-        Returns the URLs of the offers the chunk touched, its new observation rows by id and
+        Returns the offers the chunk touched, its new observation rows by id and
         the extensions of observations stored earlier. Writes nothing.
         """
         ts_of, money, flag = sink.ts, sink.money, sink.flag
         offer_ids = sink.ids(OFFERS, len(records))
         obs_ids = sink.ids(OBSERVATIONS, len(records))
         check = self.suspect_check
-        touched: list[str] = []
+        touched: list[list] = []
         new_obs: dict[int, list] = {}  # observation id -> row (this chunk's inserts)
-        extended: dict[int, tuple] = {}  # stored observation id -> (valid_to, last_run_id)
+        extended: dict[int, tuple] = {}  # stored observation id -> (id, valid_to, last_run_id)
         created = inserted = extended_n = stale = suspects = 0
         for rec in records:
             at = ts_of(rec.observed_at)
@@ -248,8 +251,8 @@ class HistoryWriter:
             )
             identity = _identity(rec)
             if offer is None:
-                offer = offers[url] = [offer_ids(), at, at, None, None, identity, _NEW]
-                touched.append(url)
+                offer = offers[url] = [offer_ids(), at, at, None, None, identity, _NEW, url]
+                touched.append(offer)
                 created += 1
             else:
                 last = offer[_LAST]
@@ -257,7 +260,7 @@ class HistoryWriter:
                     stale += 1
                     continue
                 if not offer[_FLAGS]:
-                    touched.append(url)
+                    touched.append(offer)
                 if identity != offer[_IDENT] and any(v is not None for v in identity):
                     merged = tuple(
                         o if n is None else n for n, o in zip(identity, offer[_IDENT], strict=True)
@@ -272,7 +275,7 @@ class HistoryWriter:
                     if pending is not None:
                         pending[3], pending[16] = at, run_id
                     else:
-                        extended[offer[_OBS]] = (at, run_id)
+                        extended[offer[_OBS]] = (offer[_OBS], at, run_id)
                     extended_n += 1
                     continue
             obs_id = obs_ids()
@@ -293,21 +296,20 @@ class HistoryWriter:
 
     @staticmethod
     def _rows(
-        site_id: int, run_id: int | None, offers: dict[str, list], touched: list[str]
+        site_id: int, run_id: int | None, touched: list[list]
     ) -> tuple[list, list, list, list]:
         """The offers' rows for a classified chunk; resets their flags for the next chunk.
 
-        Built on the caller's thread: the worker must never read ``offers`` while the next
-        chunk is being classified into it.
+        Built on the caller's thread: the worker must never read the offers' lists while
+        the next chunk is being classified into them.
         """
         offer_rows, current_rows, identity_rows, touch_rows = [], [], [], []
-        for url in touched:
-            o = offers[url]
+        for o in touched:
             flags, o[_FLAGS] = o[_FLAGS], 0
             if flags & _NEW:
                 first = o[_FIRST]
                 offer_rows.append(
-                    (o[_ID], site_id, url, *o[_IDENT], first, o[_LAST], first, o[_OBS], *o[_STATE], run_id)
+                    (o[_ID], site_id, o[_URL], *o[_IDENT], first, o[_LAST], first, o[_OBS], *o[_STATE], run_id)
                 )  # fmt: skip
                 continue
             if flags & _CHANGED:
@@ -331,7 +333,7 @@ def _flush(
     """Write one classified chunk: inserts first, then updates by id (on the worker thread)."""
     sink.insert(OFFERS, _OFFER_INSERT, offer_rows)
     sink.insert(OBSERVATIONS, _OBS_INSERT, obs_rows)
-    sink.update(OBSERVATIONS, ("valid_to", "last_run_id"), [(k, *v) for k, v in extended.items()])
+    sink.update(OBSERVATIONS, ("valid_to", "last_run_id"), list(extended.values()))
     sink.update(OFFERS, ("last_seen", "cur_run_id"), touch_rows)
     sink.update(OFFERS, (*_OFFER_CURRENT, "last_seen"), current_rows)
     sink.update(OFFERS, (*_IDENTITY, "identity_changed_at"), identity_rows)

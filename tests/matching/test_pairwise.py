@@ -112,3 +112,56 @@ def test_expander_spells_out_unambiguous_abbreviations_only():
     assert expand.word("blnd") == "blender"
     assert expand.word("bl") is None  # too short to trust
     assert Expander({"blender", "blinder"}).word("blnd") is None  # ambiguous: left alone
+
+
+def test_platform_requirements_are_not_versions():
+    p = profile("Data Eliminator (Win 95 98 ME NT 2000 XP)")
+    assert not p.numbers and "windows" in p.words
+    mac = profile("Adobe Photoshop CS3 (Mac OS X v. 10.4.8 or later)")
+    assert mac.numbers == {"cs3"}  # the release stays, the OS version goes
+    r = d("Data Eliminator 2 (Win 98 2000 XP)", "Data Eliminator 3 (Win 95 98 ME)")
+    assert r.verdict == "no"  # the product's own versions still conflict
+
+
+def test_licence_counts_conflict_only_when_both_state_them():
+    five = ("ScanSoft PaperPort Professional 11 5 User License", None)
+    assert profile(*five).measures["seats"] == {5.0}
+    r = d(five, ("PaperPort Professional v. 11 complete package 1-user", None))
+    assert r.verdict == "no" and any("seats" in c for c in r.evidence["conflicts"])
+    unstated = d(five, ("ScanSoft PaperPort Professional 11", None))
+    assert "conflicts" not in unstated.evidence
+
+
+def test_release_names_and_spellings_are_normalised():
+    assert profile("Adobe Creative Suite 3 Web Standard").words >= {"cs3", "web", "standard"}
+    assert profile("MS Office 2007 Edu").words >= {"microsoft", "office", "academic"}
+    assert profile("Crystal Reports XI").numbers == {"11"}
+    assert profile("case w/o strap").words == {"case", "without", "strap"}
+    assert d("Adobe Photoshop CS3", "Adobe Photoshop CS2").verdict == "no"
+    assert d("Adobe After Effects 7.0 Professional", "After Effects CS3 Pro").verdict == "no"
+    assert d("Adobe Acrobat 8 Professional", "Adobe Acrobat 8 Pro").is_match
+
+
+def test_an_edition_named_by_one_side_only_is_never_accepted_automatically():
+    r = d("Adobe InDesign CS3 (Mac)", "Adobe InDesign CS3 for Mac Academic")
+    assert not r.is_match and r.evidence["edition_one_side"] == ["academic"]
+    glued = d("Print Shop 22 Pro Publisher Deluxe", "Print Shop 22 Pro PublisherDeluxe")
+    assert "edition_one_side" not in glued.evidence
+    assert d("Acrobat 8 Upgrade", "Acrobat 8 Renewal").verdict == "no"
+
+
+def test_house_style_words_do_not_count_against_a_match():
+    ours = [
+        profile(f"Game {w} (Jewel Case)") for w in ["alpha", "beta", "gamma", "delta", "epsilon"]
+    ]
+    theirs = [
+        profile(f"Game {w} complete package") for w in ["alpha", "beta", "gamma", "delta", "zeta"]
+    ]
+    idf = Idf.from_profiles(ours + theirs)
+    styled = idf.with_house_style(ours, theirs)
+    assert {"jewel", "case", "complete", "package"} <= styled.house_style
+    assert "game" not in styled.house_style and "alpha" not in styled.house_style
+    plain = decide(ours[0], theirs[0], idf)
+    aware = decide(ours[0], theirs[0], styled)
+    assert aware.evidence["text"] == 1.0 > plain.evidence["text"]
+    assert decide(ours[0], theirs[1], styled).verdict == "no"

@@ -31,9 +31,14 @@ class Worker(Proc):
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def kill(self) -> None:
+    def kill(self, *also: int | None) -> None:
+        """SIGKILL the worker's session and the processes ``also`` (crawls it started)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
+        for pid in also:
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:

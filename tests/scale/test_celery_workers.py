@@ -83,20 +83,28 @@ def test_two_workers_one_killed_mid_batch(tmp_path, sim, pg_engine, pg_database_
         results = executor.submit(batches)
 
         # Wait until a product-page batch of shop-02 is crawling, then kill its worker.
-        victim_batch, victim = None, None
+        victim_batch, victim, crawl_pid = None, None, None
         deadline = time.monotonic() + 30
         while victim is None and time.monotonic() < deadline:
             for row in ledger.cycle_rows(pg_engine, cycle, "shop-02"):
-                if row.status == "running" and _items_so_far(pg_engine, row) > 0:
-                    victim_batch = row.batch_no
+                items, pid = _running_crawl(pg_engine, row) if row.status == "running" else (0, 0)
+                if items > 0:
+                    victim_batch, crawl_pid = row.batch_no, pid
                     victim = next(w for w in workers if f"pricewatch-{w.pid}@" in row.worker)
                     break
             time.sleep(0.1)
         assert victim is not None, "no shop-02 batch was seen running"
-        victim.kill()  # SIGKILL the worker, its pool process and its crawl process
         survivor = next(w for w in workers if w is not victim)
+        # SIGKILL the worker as a machine dies: the Celery main and pool processes, and the
+        # crawl process (a session of its own) of the batch it was running.
+        victim.kill(crawl_pid)
 
         replies = [r.get(timeout=60, propagate=True) for r in results]
+        # The same cycle enqueued again (a restarted scheduler, say): nothing runs twice.
+        runs_before = _run_count(pg_engine)
+        executor.submit(batches)
+        survivor.wait_for(r"succeeded in .*'state': 'skipped'", timeout=30, count=len(batches))
+        assert _run_count(pg_engine) == runs_before
     finally:
         for worker in workers:
             worker.stop()
@@ -111,66 +119,50 @@ def test_two_workers_one_killed_mid_batch(tmp_path, sim, pg_engine, pg_database_
 
     with pg_engine.connect() as conn:
         runs = conn.execute(
-            select(CrawlRun.trigger, CrawlRun.status, CrawlRun.items, CrawlRun.stats)
+            select(
+                Site.name.label("site"),
+                CrawlRun.trigger,
+                CrawlRun.status,
+                CrawlRun.items,
+                CrawlRun.stats,
+            ).join(Site, Site.id == CrawlRun.site_id)
         ).all()
     # The killed attempt's run is recorded as interrupted, and every batch has one finished run.
     victim_trigger = next(
         b.trigger for b in batches if b.site == "shop-02" and b.number == victim_batch
     )
-    killed_runs = [r for r in runs if r.trigger == victim_trigger]
+    killed_runs = [r for r in runs if r.site == "shop-02" and r.trigger == victim_trigger]
     assert sorted(r.status for r in killed_runs) == ["finished", "interrupted"]
     finished = [r for r in runs if r.status == "finished"]
-    assert sorted(r.trigger for r in finished) == sorted(b.trigger for b in batches)
+    assert sorted((r.site, r.trigger) for r in finished) == sorted(
+        (b.site, b.trigger) for b in batches
+    )
 
     for site in ("shop-01", "shop-02"):
         truth = sim.market.truth(site)
-        expected = {sim.base_url(site) + path for path in truth["url"]}
+        expected = set(truth["url"])
         urls, observations = _site_counts(pg_engine, site)
         assert urls == expected  # nothing lost, nothing extra
         assert observations == len(expected)  # one state per offer: nothing duplicated
-        site_runs = [r for r in finished if _run_site(batches, r) == site]
+        site_runs = [r for r in finished if r.site == site]
         # The batches partition the site: finished runs together saw every offer exactly once.
         assert sum(r.items for r in site_runs) == len(expected)
     # The site's politeness was shared through Redis by both workers' crawls.
     assert all((r.stats or {}).get("pricewatch/politeness/shared_slots", 0) > 0 for r in finished)
 
 
-def _run_site(batches, run) -> str:
-    return next(b.site for b in batches if b.trigger == run.trigger)
-
-
-def _items_so_far(engine, row) -> int:
-    """Offers the batch's current crawl has stored (the run's items are flushed every second)."""
+def _running_crawl(engine, row) -> tuple[int, int | None]:
+    """Items the batch's crawl has stored so far (runs flush every 0.5 s here) and its pid."""
     trigger = f"batch {row.batch_no}/{row.batch_count} {row.cycle}"
     with engine.connect() as conn:
-        return (
-            conn.execute(
-                select(func.max(CrawlRun.items)).where(
-                    CrawlRun.trigger == trigger, CrawlRun.status == "running"
-                )
-            ).scalar()
-            or 0
-        )
+        found = conn.execute(
+            select(CrawlRun.items, CrawlRun.pid)
+            .join(Site, Site.id == CrawlRun.site_id)
+            .where(Site.name == row.site, CrawlRun.trigger == trigger, CrawlRun.status == "running")
+        ).first()
+    return (found.items or 0, found.pid) if found else (0, None)
 
 
-def test_a_batch_delivered_again_does_nothing(tmp_path, sim, pg_engine, pg_database_url, broker):
-    """Enqueueing a finished cycle again (a restarted scheduler, say) re-crawls nothing."""
-    url, _prefix, env = broker
-    queue = f"pricewatch-test-{uuid.uuid4().hex[:8]}"
-    sites_dir = write_configs(sim, tmp_path / "sites")
-    worker = Worker("--broker", url, "--queue", queue, "--concurrency", "2", env=env)
-    try:
-        worker.wait_for(r"ready\.", timeout=60)
-        executor = CeleryBatchExecutor(pg_database_url, sites_dir, broker_url=url, queue=queue)
-        batches = plan_cycle(pg_engine, ["shop-01"], sites_dir, cycle="again")
-        first = executor.run_batches(batches)
-        with pg_engine.connect() as conn:
-            runs_before = conn.execute(select(func.count(CrawlRun.id))).scalar_one()
-        second = executor.run_batches(batches)
-        with pg_engine.connect() as conn:
-            runs_after = conn.execute(select(func.count(CrawlRun.id))).scalar_one()
-    finally:
-        worker.stop()
-    assert [o.state for o in first] == ["done"] * len(batches)
-    assert [o.state for o in second] == ["skipped"] * len(batches)
-    assert runs_after == runs_before == len(batches)
+def _run_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count(CrawlRun.id))).scalar_one()
