@@ -149,6 +149,7 @@ def plan_cycle(
     *,
     cycle: str | None = None,
     per_batch: int = 1000,
+    default_batches: int = 4,
 ) -> list[Batch]:
     """Every batch of ``sites`` for one cycle, registered in the ledger (all configs checked
     before anything is registered)."""
@@ -158,7 +159,11 @@ def plan_cycle(
         batch
         for site in configs
         for batch in plan_batches(
-            site, cycle, known_offers=known_offers(engine, site.name), per_batch=per_batch
+            site,
+            cycle,
+            known_offers=known_offers(engine, site.name),
+            per_batch=per_batch,
+            default_batches=default_batches,
         )
     ]
     ledger.register(engine, batches)

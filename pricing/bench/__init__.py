@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "simulator": "shopsim.bench:bench_simulator",
     "parse-price": "crawler.bench.parse_price:bench_parse_price",
     "crawl": "crawler.bench.crawl:bench_crawl",
+    "crawl-workers": "crawler.bench.crawl_workers:bench_crawl_workers",
     "match": "pricing.bench.matching:bench_match",
     "elasticity": "pricing.bench.matching:bench_elasticity",
     "suggest": "pricing.bench.suggest:bench_suggest",

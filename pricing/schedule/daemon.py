@@ -15,6 +15,7 @@ start reaps the runs the dead scheduler's crawls left "running" and carries on.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -281,6 +282,20 @@ class Scheduler:
 
 def default_executor(engine: Engine, settings: ScheduleSettings) -> CrawlExecutor:
     """Celery workers when a broker is configured, else child processes on this machine."""
+    if settings.broker_url and os.environ.get("PRICEWATCH_CRAWL_BATCHES"):
+        # Scale-out: each site's crawl split into batches that all workers share.
+        from crawler.distributed.executor import BatchedCrawlExecutor, CeleryBatchExecutor
+
+        return BatchedCrawlExecutor(
+            engine,
+            CeleryBatchExecutor(
+                settings.db_url,
+                settings.sites_dir,
+                broker_url=settings.broker_url,
+                queue=settings.queue,
+                crawl_settings=settings.crawl_settings,
+            ),
+        )
     if settings.broker_url:
         from pricing.schedule.celery_executor import CeleryExecutor
 

@@ -55,7 +55,7 @@ class Worker(Proc):
 def write_configs(sim, directory: Path) -> Path:
     """shop-01 read from listing pages, shop-02 page by page (product mode: longer batches);
     short delays so the test is quick but a batch lasts long enough to be killed mid-way."""
-    polite = {"concurrency": 2, "delay": 0.05, "retries": 1}
+    polite = {"concurrency": 2, "delay": 0.03, "retries": 1}
     return write_sites(
         sim,
         directory,

@@ -22,8 +22,8 @@ from tests.scale.support import Worker, write_configs
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
-LEASE = 6  # seconds: a dead worker's batch may be claimed again after this
-VISIBILITY = 8  # seconds: Redis re-delivers an unacknowledged task after this
+LEASE = 5  # seconds: a dead worker's batch may be claimed again after this
+VISIBILITY = 6  # seconds: Redis re-delivers an unacknowledged task after this
 FAST_FLUSH = {"PRICEWATCH_RUN_FLUSH_INTERVAL": 0.5}  # runs show their progress quickly
 
 
@@ -78,8 +78,15 @@ def test_two_workers_one_killed_mid_batch(tmp_path, sim, pg_engine, pg_database_
             pg_database_url, sites_dir, broker_url=url, queue=queue, crawl_settings=FAST_FLUSH
         )
         cycle = f"test-{uuid.uuid4().hex[:8]}"
-        batches = plan_cycle(pg_engine, ["shop-01", "shop-02"], sites_dir, cycle=cycle)
-        assert len(batches) == 8  # first cycle: 4 batches per site
+        batches = plan_cycle(
+            pg_engine, ["shop-01", "shop-02"], sites_dir, cycle=cycle, default_batches=2
+        )
+        assert [(b.site, b.number) for b in batches] == [
+            ("shop-01", 0),
+            ("shop-01", 1),
+            ("shop-02", 0),
+            ("shop-02", 1),
+        ]
         results = executor.submit(batches)
 
         # Wait until a product-page batch of shop-02 is crawling, then kill its worker.

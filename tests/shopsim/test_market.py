@@ -102,6 +102,23 @@ def test_near_duplicates_are_different_products(market):
     assert len({(p.brand[i], p.line[i], p.category[i]) for i in members}) == 1
 
 
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_every_product_differs_from_every_other_in_a_stated_attribute(seed):
+    """Title and MPN tell any two products apart, not only the GTIN: families with more size
+    variants than their category has sizes once wrapped round to a size already taken, and
+    Black/Blue shared an MPN colour code. Large n, so such families certainly occur."""
+    from shopsim.products import generate_products
+
+    p = generate_products(40_000, np.random.default_rng(seed))
+    titles = pd.Series([p.title(i) for i in range(len(p))])
+    mpns = pd.Series([p.mpn(i) for i in range(len(p))])
+    assert not titles.duplicated().any(), titles[titles.duplicated(keep=False)].head().tolist()
+    assert not mpns.duplicated().any(), mpns[mpns.duplicated(keep=False)].head().tolist()
+    sizes = pd.Series(p.size[p.axis == 1]).groupby(p.family[p.axis == 1]).nunique()
+    members = pd.Series(p.family[p.axis == 1]).value_counts().sort_index()
+    assert (sizes == members).all()  # a size family's variants each have their own size
+
+
 def test_same_product_has_different_titles_across_shops(market):
     truth = pd.concat([market.truth(s.name) for s in market.sites])
     multi = truth.dropna(subset=["true_sku"]).groupby("true_sku")["title"].nunique()
