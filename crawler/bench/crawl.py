@@ -41,6 +41,12 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process: the simulator serving the shops."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _window(results) -> tuple[int, int, float]:
     """(pages, items, seconds from the first spider opening to the last one closing)."""
     opened = [r.extra["time"] - r.elapsed for r in results if "time" in r.extra]
@@ -201,13 +207,13 @@ def bench_crawl(sites, products, product_pages, processes, rounds, seed, workdir
         listing_dir = workdir / "listing-sites"
         _configs(server, market, listing_dir, "listing", None)
         listing_db = f"sqlite:///{workdir / 'listing.db'}"
-        started, cpu = time.monotonic(), _cpu()
+        started, cpu, own = time.monotonic(), _cpu(), _own_cpu()
         listing = crawl_sites(
             names, db_url=listing_db, sites_dir=listing_dir, trigger="bench",
             processes=processes, log_dir=workdir / "logs-listing",
         )  # fmt: skip
         cycle_s = time.monotonic() - started
-        listing_cpu_s = _cpu() - cpu
+        listing_cpu_s, simulator_cpu_s = _cpu() - cpu, _own_cpu() - own
         listing_pages, listing_items, listing_crawl_s = _window(listing.values())
         stored = _stored_offers(listing_db)
         say(f"  {listing_pages} pages, {listing_items} items, {stored} offers in {cycle_s:.1f}s")
@@ -225,6 +231,7 @@ def bench_crawl(sites, products, product_pages, processes, rounds, seed, workdir
             "listing_cycle_s": round(cycle_s, 1),
             "listing_crawl_s": round(listing_crawl_s, 1),  # without process start-up
             "listing_cpu_s": round(listing_cpu_s, 1),  # over all crawler processes
+            "simulator_cpu_s": round(simulator_cpu_s, 1),  # serving the listing cycle
             "listing_pages": listing_pages,
             "cpu_ms_per_page": round(cpu_ms, 2),
             "baseline_cpu_ms_per_page": round(baseline_cpu_ms, 2),

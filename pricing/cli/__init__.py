@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "pricing.review.cli:export",
     "schedule": "pricing.cli.schedule_cmds:schedule",
     "worker": "pricing.cli.schedule_cmds:worker",
+    "retention": "pricing.cli.retention_cmds:retention",
     "demo": "pricing.cli.demo_cmds:demo",
     "bench": "pricing.bench:bench",
 }

@@ -74,8 +74,9 @@ def _rows(conn: Connection, stmt) -> np.ndarray:
     return np.array(rows, dtype=object).reshape(len(rows), width)
 
 
-def _floats(col: np.ndarray) -> np.ndarray:
-    return pd.Series(col, dtype=object).astype("float64").to_numpy()
+def _floats(col) -> np.ndarray:
+    """float64 with NaN for NULL: numpy maps None to NaN (and Decimal through float()) in C."""
+    return np.asarray(col, dtype="float64")
 
 
 def from_epoch(seconds: np.ndarray) -> pd.DatetimeIndex:

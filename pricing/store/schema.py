@@ -108,16 +108,25 @@ def regenerate_initial_migration() -> Path:
     from pricing.store.db import make_engine
 
     versions = MIGRATIONS / "versions"
-    for old in versions.glob("*.py"):
-        if old.name != "__init__.py":
-            old.unlink()
+    for old in versions.glob("0001_*.py"):
+        old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")
-        with engine.begin() as conn:
-            script = command.revision(
-                alembic_config(conn), message="initial schema", autogenerate=True, rev_id="0001"
-            )
-        engine.dispose()
+        # Later revisions (0002: PostgreSQL partitions, no model change) stay; they step aside
+        # while 0001 is generated, since they name it as their parent.
+        later = [p.rename(Path(tmp) / p.name) for p in versions.glob("0*.py")]
+        try:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")
+            with engine.begin() as conn:
+                script = command.revision(
+                    alembic_config(conn),
+                    message="initial schema",
+                    autogenerate=True,
+                    rev_id="0001",
+                )
+            engine.dispose()
+        finally:
+            for path in later:
+                path.rename(versions / path.name)
     assert script is not None and not isinstance(script, list)
     path = Path(script.path)
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 CENT = Decimal("0.005")
 
@@ -18,7 +18,7 @@ def stored_offers(engine: Engine, site: str) -> pd.DataFrame:
         "o.cur_run_id FROM offers o JOIN sites s ON s.id = o.site_id WHERE s.name = :site"
     )
     with engine.connect() as conn:
-        return pd.read_sql_query(__import__("sqlalchemy").text(query), conn, params={"site": site})
+        return pd.read_sql_query(text(query), conn, params={"site": site})
 
 
 def _price_ok(truth_price, truth_currency, price, currency) -> bool:

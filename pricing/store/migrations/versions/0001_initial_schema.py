@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:03:01.244048
+Create Date: 2026-11-25 08:13:21.037980
 
 """
 
