@@ -58,6 +58,8 @@ EXTENSIONS = {
     "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.extensions.runrecord.RunRecorder": 100,
     "crawler.extensions.progress.ProgressReporter": 200,
+    # robots.txt's Crawl-delay raises the site's delay when robots.txt is obeyed (the default).
+    "crawler.extensions.crawl_delay.RobotsCrawlDelay": 300,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
@@ -98,4 +100,5 @@ PRICEWATCH_RUN_FLUSH_INTERVAL = 10.0  # seconds between crawl_runs counter updat
 PRICEWATCH_PROGRESS = False  # print JSON-lines progress to stdout (pricewatch crawl reads it)
 PRICEWATCH_PROGRESS_INTERVAL = 0.5
 PRICEWATCH_BATCH = None  # "NUMBER/COUNT": crawl only that batch of the site (crawler/batches.py)
+PRICEWATCH_ROBOTS_MAX_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped (logged)
 PRICEWATCH_POLITENESS_REDIS = None  # Redis URL: politeness shared by every worker of a site

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ class ShopHandler:
         self.faults: list[FaultEvent] = []
         self.counts: Counter[str] = Counter()
         self.disallowed_hits: list[str] = []
+        # When each counted request arrived (time.monotonic), so tests can check a crawler's
+        # pace (the gaps robots.txt's Crawl-delay asks for) from the shop's side.
+        self.arrivals: list[float] = []
         self._lock = threading.Lock()
 
     # -- the request ---------------------------------------------------------------------
@@ -90,6 +94,7 @@ class ShopHandler:
         with self._lock:
             n = self.seq
             self.seq += 1
+            self.arrivals.append(time.monotonic())
         self.counts["requests"] += 1
         if disallowed(path):
             self.disallowed_hits.append(path)

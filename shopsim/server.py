@@ -194,6 +194,7 @@ class ShopServer:
             "requests": h.seq,
             "counts": dict(h.counts),
             "disallowed_hits": list(h.disallowed_hits),
+            "arrivals": list(h.arrivals),  # monotonic seconds, one per counted request
         }
 
 
