@@ -130,7 +130,15 @@ def _check_robots(config, url: str) -> None:
         ok = config.politeness.delay >= delay
         click.echo(
             f"  Crawl-delay: {delay:g}s; politeness.delay is {config.politeness.delay:g}s"
-            + ("" if ok else " (! raise it to honour the site's request)")
+            + (
+                ""
+                if ok
+                else (
+                    f" (the crawler waits {delay:g}s: robots.txt's Crawl-delay wins)"
+                    if config.politeness.obey_robots
+                    else " (! obey_robots is off: the crawler ignores it)"
+                )
+            )
         )
 
 
@@ -247,8 +255,16 @@ def sites_check(name, url, sites_dir) -> None:
 @click.option("--trigger", default="cli", hidden=True)
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--quiet", is_flag=True, help="No live display; print the summary only.")
+@click.option(
+    "--refresh",
+    "refresh_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A refresh crawl of one --site: re-read only the product pages listed in this file "
+    "(one URL per line), following no link. Its run is recorded with kind 'refresh'.",
+)
 @db_option
-def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> None:
+def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet, refresh_file) -> None:
     """Crawl competitor sites into the store, with a live progress display.
 
     Each site runs as a Scrapy crawl (several per process, one process per core). Every run is
@@ -276,6 +292,17 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
         )
     if not names:
         raise click.UsageError("give --site NAME (repeatable) or --all")
+    overrides = {}
+    if refresh_file is not None:
+        from crawler.middlewares.refresh import REFRESH_SETTING, RefreshUrlsError, read_refresh_urls
+
+        if len(names) != 1:
+            raise click.UsageError("--refresh re-reads pages of one site: give exactly one --site")
+        try:
+            read_refresh_urls(refresh_file)
+        except RefreshUrlsError as exc:
+            raise click.ClickException(str(exc)) from None
+        overrides[REFRESH_SETTING] = str(refresh_file.resolve())
     engine = engine_from_context()
     init_db(engine)
     reap_stale_runs(engine)
@@ -288,6 +315,7 @@ def crawl(names, all_sites, sites_dir, processes, trigger, log_dir, quiet) -> No
         trigger=trigger,
         processes=processes,
         log_dir=log_dir,
+        overrides=overrides,
     )
     if quiet or not console.is_terminal:
         results = crawl_sites(list(names), **kwargs)
@@ -361,7 +389,8 @@ def runs(site, limit) -> None:
             name,
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
             f"{seconds:.1f}" if seconds is not None else "-",
-            f"{run.status} ({run.finish_reason or '-'})",
+            f"{run.status} ({run.finish_reason or '-'})"
+            + (f" {run.kind}" if run.kind and run.kind != "full" else ""),
             str(run.pages),
             str(run.items),
             str(run.not_modified),

@@ -1,7 +1,11 @@
 """Crawl health: was this run's data trustworthy?
 
 A run is compared with itself (parse failures, ban pages, HTTP errors, prices missing) and with the
-site's previous runs (how many offers it saw). The verdict is ``healthy``, ``degraded`` (usable,
+site's previous runs (how many offers it saw). Only like with like: a full run with earlier full
+runs; a refresh run (a planned list of pages, crawler/middlewares/refresh.py) sees a fraction of
+the site by design, so it is judged on its rates alone, never on its offer count, and a page it
+asked for by name that is gone (404/410) is news about that product, not a crawl error, unless
+most of them are. The verdict is ``healthy``, ``degraded`` (usable,
 look at it) or ``broken`` (its prices are not used by pricing: see pricing/store/runs.py), always
 with reasons a person can act on. A layout change in the middle of a run shows up as a streak of
 pages that stopped parsing at the end of the run and makes the run broken.
@@ -18,6 +22,9 @@ from crawler.batches import batch_key
 from pricing.store.models import CrawlRun, RunHealth, RunStatus
 from pricing.store.runs import get_run, previous_runs, set_health
 
+STATUS_COUNT = "downloader/response_status_count/"
+REFRESH = "refresh"
+
 # Thresholds: (degraded at, broken at).
 PARSE_FAILURE_RATE = (0.02, 0.20)
 BAN_RATE = (0.02, 0.30)
@@ -29,6 +36,7 @@ NO_PRICE_RATE_WITHOUT_HISTORY = (0.25, 0.50)
 SUSPECT_RATE = (0.05, 0.30)
 GIVEN_UP_RATE = (0.01, 0.30)  # ban/truncated pages still bad after every retry
 MIN_EVENTS = 3  # fewer ban/truncated/error pages than this is noise, whatever the rate
+GONE_RATE = (0.20, 0.50)  # refresh runs: planned pages answering 404/410 (URLs changed?)
 STREAK_MIN_PAGES = 5  # a trailing run of failed pages at least this long (and >= 5% of pages)
 
 
@@ -52,6 +60,8 @@ class RunFacts:
     streak: int  # failed pages in a row at the end of the run
     streak_start: int | None  # the page number where that streak began
     health: str | None = None
+    kind: str = "full"  # or "refresh"
+    gone: int = 0  # 404/410 answers (in http_errors too)
 
     @classmethod
     def from_run(cls, run: CrawlRun) -> RunFacts:
@@ -73,6 +83,8 @@ class RunFacts:
             streak=int(stats.get("pricewatch/failure_streak", 0)),
             streak_start=stats.get("pricewatch/failure_streak_start"),
             health=run.health,
+            kind=run.kind or "full",
+            gone=sum(int(stats.get(f"{STATUS_COUNT}{code}", 0)) for code in (404, 410)),
         )
 
 
@@ -154,13 +166,22 @@ def evaluate(run: RunFacts, history: list[RunFacts]) -> Verdict:
         GIVEN_UP_RATE,
         f"{run.given_up} ban/truncated pages still bad after retries: not parsed",
     )
+    errors = run.http_errors
+    if run.kind == REFRESH:
+        errors = max(0, errors - run.gone)
+        _grade(
+            verdict,
+            _rate(run.gone, run.pages),
+            GONE_RATE,
+            f"{run.gone} of {run.pages} pages to refresh are gone (404/410): URLs changed?",
+            run.gone,
+        )
     _grade(
         verdict,
-        _rate(run.http_errors, run.pages),
+        _rate(errors, run.pages),
         ERROR_RATE,
-        f"HTTP 4xx/5xx on {run.http_errors} of {run.pages} pages "
-        f"({_rate(run.http_errors, run.pages):.0%})",
-        run.http_errors,
+        f"HTTP 4xx/5xx on {errors} of {run.pages} pages ({_rate(errors, run.pages):.0%})",
+        errors,
     )
     _grade(
         verdict,
@@ -169,7 +190,13 @@ def evaluate(run: RunFacts, history: list[RunFacts]) -> Verdict:
         f"{run.suspect_items} of {run.items} prices quarantined as suspect",
     )
 
-    usable = [r for r in history if r.status == RunStatus.finished and r.health != "broken"][:5]
+    if run.kind == REFRESH:
+        history = []  # a refresh sees a planned share of the site: rates only, no counts
+    usable = [
+        r
+        for r in history
+        if r.status == RunStatus.finished and r.health != "broken" and r.kind != REFRESH
+    ][:5]
     no_price_rate = _rate(run.no_price, run.items)
     if usable:
         usual_no_price = median(_rate(r.no_price, r.items) for r in usable)
@@ -203,12 +230,13 @@ def evaluate_run(engine: Engine, run_id: int) -> Verdict:
     if run is None:
         raise LookupError(f"no crawl run {run_id}")
     # A scale-out batch is compared with earlier runs of the same batch only (its offer count
-    # is a share of the site's), a whole-site crawl with whole-site crawls.
-    key = batch_key(run.trigger)
+    # is a share of the site's), a whole-site crawl with whole-site crawls, a full crawl with
+    # full crawls (a refresh run is never compared: see evaluate).
+    key, kind = batch_key(run.trigger), run.kind or "full"
     history = [
         RunFacts.from_run(r)
         for r in previous_runs(engine, run.site_id, run_id, limit=40)
-        if batch_key(r.trigger) == key
+        if batch_key(r.trigger) == key and (r.kind or "full") == kind
     ][:10]
     verdict = evaluate(RunFacts.from_run(run), history)
     set_health(engine, run_id, verdict.health, verdict.reasons)

@@ -116,11 +116,13 @@ def crawl_sites(
     before anything starts. Children log to ``log_dir`` (a temporary directory by default);
     each result's ``extra["log"]`` says where.
     """
+    from crawler.middlewares.refresh import refresh_urls
     from pricing.store.db import make_engine
     from pricing.store.schema import init_db
 
     for name in names:
         find_site_config(name, sites_dir)  # all or nothing: fail before any crawl starts
+    refresh_urls(Settings(overrides or {}))  # a bad refresh URL file, too (RefreshUrlsError)
     engine = make_engine(db_url)
     try:
         init_db(engine)  # once, here: children starting together must not race to migrate

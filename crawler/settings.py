@@ -81,6 +81,9 @@ SPIDER_MIDDLEWARES = {
     # Only with PRICEWATCH_BATCH (a scale-out batch). Outside the validator recorder (950), so
     # a page's recorded links are all of them, whichever batch fetched it first.
     "crawler.batches.BatchFilter": 900,
+    # Only with PRICEWATCH_REFRESH_URLS (a refresh crawl): starts from those pages, follows no
+    # link. Inside the validator recorder (950), so a page's recorded links stay complete.
+    "crawler.middlewares.refresh.RefreshStart": 940,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidatePipeline": 100,
@@ -100,5 +103,6 @@ PRICEWATCH_RUN_FLUSH_INTERVAL = 10.0  # seconds between crawl_runs counter updat
 PRICEWATCH_PROGRESS = False  # print JSON-lines progress to stdout (pricewatch crawl reads it)
 PRICEWATCH_PROGRESS_INTERVAL = 0.5
 PRICEWATCH_BATCH = None  # "NUMBER/COUNT": crawl only that batch of the site (crawler/batches.py)
+PRICEWATCH_REFRESH_URLS = None  # a file of URLs (or a list): re-read only those pages (refresh)
 PRICEWATCH_ROBOTS_MAX_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped (logged)
 PRICEWATCH_POLITENESS_REDIS = None  # Redis URL: politeness shared by every worker of a site

@@ -225,6 +225,19 @@ def parse_duration(text: str | int | float) -> timedelta:
     return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
 
 
+class RefreshCadence(_Strict):
+    """Between full crawls, every ``every``: re-read at most ``pages`` product pages, those
+    whose prices matter and go stale fastest (pricing/freshness.py plans them)."""
+
+    every: timedelta
+    pages: Annotated[int, Field(ge=1, le=1_000_000)]
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value)
+
+
 class Cadence(_Strict):
     """How often the scheduler crawls this site: an interval or a cron expression."""
 
@@ -232,6 +245,7 @@ class Cadence(_Strict):
     cron: str | None = None
     jitter: timedelta = timedelta(0)
     active_hours: tuple[time, time] | None = None  # local hours during which crawls may start
+    refresh: RefreshCadence | None = None  # absent: full crawls only
 
     @field_validator("every", "jitter", mode="before")
     @classmethod
@@ -266,6 +280,11 @@ class Cadence(_Strict):
             raise ValueError("give every (like 6h) or cron")
         if self.every is not None and self.cron is not None:
             raise ValueError("give every or cron, not both")
+        if self.refresh is not None and self.every is not None and self.refresh.every >= self.every:
+            raise ValueError(
+                f"refresh.every ({self.refresh.every}) must be shorter than every ({self.every}): "
+                "refresh crawls run between full crawls"
+            )
         return self
 
 

@@ -27,11 +27,13 @@ from pricing.bench.report import emit, json_option
 
 
 def _configs(server, directory: Path) -> list[str]:
-    """The simulator's own configs, delay 0 (the shops are ours; robots.txt still obeyed)."""
+    """The simulator's own configs, delay 0 (the shops are ours; robots.txt still obeyed) and
+    a 60 s timeout: the simulator shares the cores with the crawlers, and a page that times
+    out on a loaded machine is a lost offer, which would measure the load, not the crawl."""
     paths = server.write_site_configs(directory)
     for path in paths:
         data = yaml.safe_load(path.read_text())
-        data["politeness"] = {**data["politeness"], "delay": 0}
+        data["politeness"] = {**data["politeness"], "delay": 0, "timeout": 60}
         path.write_text(yaml.safe_dump(data))
     return sorted(p.stem for p in paths)
 

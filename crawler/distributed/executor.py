@@ -29,14 +29,13 @@ from sqlalchemy import Engine, func, select
 
 from crawler.batches import Batch, cycle_id, plan_batches
 from crawler.distributed import ledger
+from crawler.distributed.politeness import SETTING as POLITENESS_SETTING
 from crawler.distributed.tasks import TASK, BatchOutcome, run_batch
 from crawler.siteconfig import find_site_config
 from pricing.schedule.executor import CrawlExecutor, CrawlOutcome, CrawlRequest
 from pricing.store.models import Offer, Site
 
 log = logging.getLogger(__name__)
-
-POLITENESS_SETTING = "PRICEWATCH_POLITENESS_REDIS"
 
 
 class BatchExecutor(ABC):

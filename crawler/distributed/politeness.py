@@ -14,6 +14,7 @@ carry ``PRICEWATCH_POLITENESS_REDIS`` (the scale-out executor sets it to the bro
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import redis
@@ -85,9 +86,9 @@ class SharedPolitenessMiddleware:
         url = crawler.settings.get(SETTING)
         if not url:
             raise NotConfigured(f"{SETTING} not set: politeness is per process")
-        self.limiter = SharedLimiter.from_url(
-            url, crawler.settings.get("PRICEWATCH_POLITENESS_PREFIX") or PREFIX
-        )
+        # Under the deployment's broker key prefix, like every other key it keeps in Redis.
+        prefix = os.environ.get("PRICEWATCH_BROKER_PREFIX", "") + PREFIX
+        self.limiter = SharedLimiter.from_url(url, prefix)
         self.crawler = crawler
         self.stats = crawler.stats
 

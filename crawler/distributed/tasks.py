@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 TASK = "pricewatch.crawl_batch"
 LEASE_ENV = "PRICEWATCH_BATCH_LEASE"
 DEFAULT_LEASE = 60.0  # seconds; heartbeated every third of it while the crawl runs
-POLITENESS_SETTING = "PRICEWATCH_POLITENESS_REDIS"
 
 
 @dataclass(slots=True)

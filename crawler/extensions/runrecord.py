@@ -20,6 +20,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.context import context_of
 from crawler.health import evaluate_run
+from crawler.middlewares.refresh import run_kind
 from pricing.store.runs import RunCounters, finish_run, reap_stale_runs, start_run, update_run
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class RunRecorder:
         self.context = context_of(crawler)
         self.stats: StatsCollector = crawler.stats
         self.interval = crawler.settings.getfloat("PRICEWATCH_RUN_FLUSH_INTERVAL", 10.0)
+        self.kind = run_kind(crawler.settings)
         self.loop: LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -77,8 +79,9 @@ class RunRecorder:
         reaped = reap_stale_runs(context.engine)
         if reaped:
             logger.warning("marked %d run(s) of dead processes as interrupted", reaped)
-        context.run_id = start_run(context.engine, context.site_id, context.trigger)
+        context.run_id = start_run(context.engine, context.site_id, context.trigger, kind=self.kind)
         self.stats.set_value("pricewatch/run_id", context.run_id)
+        self.stats.set_value("pricewatch/run_kind", self.kind)
         logger.info("crawl run %d of site %s started", context.run_id, context.site.name)
         if self.interval > 0:
             self.loop = LoopingCall(self.flush)

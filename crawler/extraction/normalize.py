@@ -8,9 +8,32 @@ Shops state stock as schema.org URLs ("https://schema.org/InStock"), bare enum n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache, wraps
+from typing import TypeVar
 
 from crawler.extraction.text import clean_text
+
+T = TypeVar("T")
+
+
+def _memo_text(parse: Callable[[object], T]) -> Callable[[object], T]:
+    """Cache a parser's answers for short strings.
+
+    Every card of a listing says "In stock", "4.5" or "1.2k sold" again, and the parsers are
+    pure with immutable results; other values (numbers, dicts, long text) are parsed as is.
+    """
+    cached = lru_cache(maxsize=4096)(parse)
+
+    @wraps(parse)
+    def wrapper(value: object) -> T:
+        if type(value) is str and len(value) <= 200:
+            return cached(value)
+        return parse(value)
+
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
 
 # schema.org ItemAvailability values (after stripping the URL prefix), lower-cased.
 _SCHEMA_AVAILABILITY = {
@@ -79,6 +102,7 @@ _QUANTITY = re.compile(
 )
 
 
+@_memo_text
 def parse_availability(value: object) -> tuple[str, int | None]:
     """``(availability, stock_quantity)`` from a schema.org value or the words on the page."""
     if value is None:
@@ -128,6 +152,7 @@ _MULTIPLIER = {"k": 1_000, "thousand": 1_000, "tsd": 1_000, "tsd.": 1_000, "mil"
                "m": 1_000_000, "million": 1_000_000, "b": 1_000_000_000, "万": 10_000}  # fmt: skip
 
 
+@_memo_text
 def parse_count(value: object) -> int | None:
     """A count as shops write it: 1234, "1,234", "1.2k sold", "10K+ bought", "(1 234 reviews)"."""
     if value is None or isinstance(value, bool):
@@ -162,6 +187,7 @@ _RANK = re.compile(
 )
 
 
+@_memo_text
 def parse_rank(value: object) -> int | None:
     """A bestseller rank: "#12 in Kitchen" is 12; a plain number is itself."""
     if value is None or isinstance(value, bool):
@@ -174,6 +200,7 @@ def parse_rank(value: object) -> int | None:
     return count if count and count > 0 else None
 
 
+@_memo_text
 def parse_rating(value: object) -> float | None:
     """A rating value: 4.5, "4,5", "4.5 out of 5"; None unless it is a finite non-negative number."""
     if value is None or isinstance(value, bool):
@@ -187,6 +214,7 @@ def parse_rating(value: object) -> float | None:
     return rating if 0 <= rating <= 100 else None
 
 
+@_memo_text
 def normalize_gtin(value: object) -> str | None:
     """A GTIN-8/12/13/14 as digits with a valid check digit, else None.
 

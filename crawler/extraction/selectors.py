@@ -100,6 +100,8 @@ def _value(scope: Scope, selector: Selector) -> str | None:
         return str(match)
     if selector.attr:
         return match.get(selector.attr)
+    if not len(match):  # a leaf, the usual case: its own text is all there is
+        return (match.text or "").strip()
     return " ".join(t.strip() for t in match.itertext() if t.strip())
 
 

@@ -31,13 +31,18 @@ _HAS_OPENGRAPH = re.compile(r"""<meta\b[^>]*?\bproperty\s*=\s*["']?(?:og|product
 
 
 def syntaxes_present(html: str) -> list[str]:
-    """Which syntaxes are worth asking extruct for (a substring check costs microseconds)."""
+    """Which syntaxes are worth asking extruct for (a substring check costs microseconds).
+
+    Plain substring tests on the lower-cased page come first: a case-insensitive regex over
+    a whole page is 10x slower, and most pages lack most syntaxes.
+    """
+    lower = html.lower()
     present = []
-    if _HAS_JSONLD.search(html):
+    if "application/ld+json" in lower and _HAS_JSONLD.search(html):
         present.append("json-ld")
-    if _HAS_MICRODATA.search(html):
+    if "itemscope" in lower and _HAS_MICRODATA.search(html):
         present.append("microdata")
-    if _HAS_OPENGRAPH.search(html):
+    if ("og:" in lower or "product:" in lower) and _HAS_OPENGRAPH.search(html):
         present.append("opengraph")
     return present
 

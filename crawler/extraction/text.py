@@ -14,7 +14,6 @@ MAX_TITLE = 500
 _INVISIBLE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 )
-_SPACES = re.compile(r"\s+")
 # Swiss thousands are written with a typographic apostrophe too: 1’299.00
 _APOSTROPHE_IN_NUMBER = re.compile(r"(?<=\d)[’ʼ′´`](?=\d{3})")
 
@@ -24,9 +23,12 @@ def clean_text(value: str | None, limit: int = MAX_TITLE) -> str:
     if not value:
         return ""
     value = value[: limit * 4]
-    value = _INVISIBLE.sub("", value)
-    value = _APOSTROPHE_IN_NUMBER.sub("'", value)
-    value = _SPACES.sub(" ", value).strip()
+    # Most scraped text is plain printable ASCII: it skips the regexes that cannot match it.
+    if not (value.isascii() and value.isprintable()):
+        value = _INVISIBLE.sub("", value)
+    if not value.isascii() or "`" in value:
+        value = _APOSTROPHE_IN_NUMBER.sub("'", value)
+    value = " ".join(value.split())  # str.split and \s agree on what whitespace is
     return value[:limit].rstrip()
 
 

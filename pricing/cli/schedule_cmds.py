@@ -204,6 +204,13 @@ def list_(**_) -> None:
         else:
             last = "never"
         click.echo(f"{row.site:<20} {row.cadence:<36} {nxt:<20} {last}")
+        if row.refresh:
+            nxt = (
+                row.next_refresh.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                if row.next_refresh
+                else "-"
+            )
+            click.echo(f"{'':<20} {row.refresh:<36} {nxt:<20}")
 
 
 @schedule.command()

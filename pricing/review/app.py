@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -27,9 +28,11 @@ from pricing.review import (
     routes_suggestions,
 )
 from pricing.review.csrf import verify_csrf
+from pricing.review.currency import CurrencyTable
 from pricing.review.queries import FilterOptionsCache, refresh_planner_stats
 from pricing.review.security import SecurityHeadersMiddleware
 from pricing.review.web import STATIC_DIR, make_env, render
+from pricing.rules import StrategyFile
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,16 @@ def create_app(
     secret_key: str | None = None,
     stale_after: timedelta = timedelta(hours=24),
     https_only: bool = False,
+    strategies: StrategyFile | str | Path | None = None,
 ) -> FastAPI:
     """The review app. ``secret_key`` signs session cookies (else PRICEWATCH_SECRET_KEY, else a
     random key: sessions then end when the process does). ``https_only`` adds the Secure
-    cookie flag and HSTS; turn it on behind TLS."""
+    cookie flag and HSTS; turn it on behind TLS.
+
+    ``strategies`` (a loaded file or a path; None: the file shipped in pricing/rules/, as for
+    ``pricewatch suggest``) supplies the currency rates competitor prices are converted with:
+    serve with the file you suggest with, so the chart and the explanations agree. A broken
+    file raises StrategyError before anything is served."""
     secret_key = secret_key or os.environ.get(SECRET_ENV)
     if not secret_key:
         log.warning("%s not set: using a random key, sessions end on restart", SECRET_ENV)
@@ -63,6 +72,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.currencies = CurrencyTable.load(strategies)
     refresh_planner_stats(engine)
     app.state.templates = make_env(stale_after)
     app.state.filter_options = FilterOptionsCache()

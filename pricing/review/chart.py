@@ -4,6 +4,10 @@ Server-side SVG needs no chart library, no build step and no script, so it lives
 the strict CSP; the template draws it with presentation attributes only. History is
 change-only (each observation is a state valid over an interval), which is exactly a step line.
 Out-of-stock intervals are drawn dotted and marked with a red strip under the plot.
+
+Every price on the axis is in our product's currency: routes_products converts competitor
+prices first (pricing.review.currency) and the chart keeps the original beside each converted
+point, for its tooltip.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ STRIP = 5  # height of one series' stock-out strip
 class Step:
     start: datetime
     end: datetime
-    price: Decimal | None
+    price: Decimal | None  # in our currency: what the axis shows
     out_of_stock: bool
+    original: Decimal | None = None  # the competitor's own price, when it was converted
+    currency: str | None = None  # ... and its currency
 
 
 @dataclass(slots=True)
@@ -45,6 +51,7 @@ class Series:
     name: str
     steps: list[Step]
     color: str = "#000"
+    note: str = ""  # for the legend, e.g. "GBP converted at 1.27"
     lines: list[str] = field(default_factory=list)  # in-stock path data
     dotted: list[str] = field(default_factory=list)  # out-of-stock path data
     stockouts: list[tuple[float, float]] = field(default_factory=list)  # (x, width)
@@ -73,8 +80,17 @@ def _nice_step(span: float, count: int = 5) -> float:
     return 10 * magnitude
 
 
-def build_chart(series: list[Series], ours: list[Step], start: datetime, end: datetime) -> Chart:
-    """Lay out ``series`` (one per competitor offer) and our own price between start and end."""
+def build_chart(
+    series: list[Series],
+    ours: list[Step],
+    start: datetime,
+    end: datetime,
+    currency: str | None = None,
+) -> Chart:
+    """Lay out ``series`` (one per competitor offer) and our own price between start and end.
+
+    Every price must already be in ``currency``, ours: one axis, one currency.
+    """
     start, end = as_utc(start), as_utc(end)
     # Trim the empty days before the first competitor observation: a week of history in a
     # 90-day window would otherwise be a sliver at the right edge.
@@ -115,9 +131,7 @@ def build_chart(series: list[Series], ours: list[Step], start: datetime, end: da
             if s.price is not None:
                 (ser.dotted if s.out_of_stock else ser.lines).append(f"M{x1},{y(s.price)}H{x2}")
                 # A dot where each observed state begins: a state seen once is still visible.
-                ser.points.append(
-                    (x1, y(s.price), f"{s.price:.2f} from {as_utc(s.start):%d %b %H:%M}")
-                )
+                ser.points.append((x1, y(s.price), _tooltip(s, currency)))
 
     our_path = []
     for s in ours:
@@ -130,6 +144,14 @@ def build_chart(series: list[Series], ours: list[Step], start: datetime, end: da
         v += step
     xticks = [(x(t), label) for t, label in _time_ticks(start, end)]
     return Chart(WIDTH, height, (px, py, pw, ph), series, our_path, xticks, yticks, False)
+
+
+def _tooltip(step: Step, currency: str | None) -> str:
+    """'958.99 GBP = 1217.92 USD from 03 Nov 10:00': the original always beside a conversion."""
+    ours = f"{step.price:.2f}" + (f" {currency}" if currency else "")
+    if step.original is not None:
+        ours = f"{step.original:.2f} {step.currency} = {ours}"
+    return f"{ours} from {as_utc(step.start):%d %b %H:%M}"
 
 
 def _time_ticks(start: datetime, end: datetime, count: int = 6) -> list[tuple[datetime, str]]:

@@ -34,20 +34,41 @@ def review() -> None:
     type=click.FloatRange(min=0.1),
     help="Competitor data older than this is marked stale.",
 )
-def serve(host: str, port: int, https_only: bool, stale_hours: float) -> None:
+@click.option(
+    "--strategy",
+    "strategy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Strategies YAML whose currency rates convert competitor prices into ours (default: "
+    "the file shipped in pricing/rules/, as for `pricewatch suggest`).",
+)
+def serve(
+    host: str, port: int, https_only: bool, stale_hours: float, strategy_path: Path | None
+) -> None:
     """Serve the review app (pages at /suggestions, JSON API under /api/).
 
     Sessions are signed with PRICEWATCH_SECRET_KEY; set it, or everyone is logged out when the
     server restarts. Create the first account with `pricewatch users add NAME --role admin`.
+    Competitor prices in another currency are charted in ours, converted with the rates of
+    --strategy: pass the file you run `pricewatch suggest --strategy` with.
     """
     import uvicorn
 
     from pricing.review.app import create_app
+    from pricing.rules import StrategyError, load_strategies
     from pricing.store.schema import init_db
 
+    try:
+        strategies = load_strategies(strategy_path)
+    except StrategyError as exc:
+        raise click.ClickException(str(exc)) from None
     engine = engine_from_context()
     init_db(engine)
-    app = create_app(engine, https_only=https_only, stale_after=timedelta(hours=stale_hours))
+    app = create_app(
+        engine,
+        https_only=https_only,
+        stale_after=timedelta(hours=stale_hours),
+        strategies=strategies,
+    )
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
 
 

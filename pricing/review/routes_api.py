@@ -29,7 +29,7 @@ from pricing.review.auth import CurrentUser, api_manager, api_user
 from pricing.review.csrf import csrf_token
 from pricing.review.exports import approved_frame
 from pricing.review.queries import SuggestionFilter, list_suggestions, suggestion_row
-from pricing.review.routes_products import product_by_sku, product_matches
+from pricing.review.routes_products import current_prices, product_by_sku, product_matches
 from pricing.review.web import as_utc
 from pricing.store.models import AuditLog
 
@@ -93,6 +93,14 @@ class MatchOut(BaseModel):
     url: str
     price: Decimal | None
     currency: str | None
+    price_converted: Decimal | None = Field(
+        None,
+        description="price in the product's currency, converted with the strategies file's "
+        "rates as the rules engine does; null if there is no price or no rate",
+    )
+    conversion_rate: float | None = Field(
+        None, description="1 unit of currency in the product's currency; null if unconvertible"
+    )
     availability: str | None
     confidence: float
     method: str
@@ -202,6 +210,7 @@ def product(request: Request, sku: str, user: CurrentUser = Depends(api_user)) -
     with request.app.state.engine.connect() as conn:
         p = product_by_sku(conn, sku)
         matches = product_matches(conn, p.id)
+    prices = current_prices(request.app.state.currencies, matches, p.currency)
     return ProductOut(
         sku=p.sku,
         title=p.title,
@@ -217,7 +226,9 @@ def product(request: Request, sku: str, user: CurrentUser = Depends(api_user)) -
                 title=m.title,
                 url=m.url,
                 price=m.cur_price,
-                currency=m.cur_currency,
+                currency=prices[m.id].currency,
+                price_converted=prices[m.id].converted,
+                conversion_rate=prices[m.id].conversion.rate,
                 availability=m.cur_availability,
                 confidence=m.confidence,
                 method=m.method,

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from pricing.review.actions import ActionError, Actor, decide_match
 from pricing.review.auth import CurrentUser, page_manager, page_user
 from pricing.review.chart import Series, Step, build_chart
+from pricing.review.currency import CurrencyTable, Priced
 from pricing.review.queries import suggestion_row
 from pricing.review.web import as_utc, is_htmx, render
 from pricing.store.models import (
@@ -67,6 +68,7 @@ def product_matches(conn: Connection, product_id: int, only: int | None = None) 
             Match.status,
             Match.substitute,
             Site.name.label("site"),
+            Site.currency.label("site_currency"),
             Offer.title,
             Offer.url,
             Offer.cur_price,
@@ -83,8 +85,43 @@ def product_matches(conn: Connection, product_id: int, only: int | None = None) 
     return conn.execute(stmt if only is None else stmt.where(Match.id == only)).all()
 
 
-def competitor_series(conn: Connection, matches: list, since: datetime) -> list[Series]:
-    series = []
+@dataclass(frozen=True, slots=True)
+class NotPlotted:
+    """A competitor (or part of its history) left off the chart, and why."""
+
+    site: str
+    reason: str
+    dropped: int  # prices left off
+    priced: int  # of this many in the period
+
+    @property
+    def whole(self) -> bool:
+        return self.dropped >= self.priced
+
+
+def offer_currency(m) -> str | None:
+    """The offer's currency, else its site's: the rules engine's fallback (inputs.offer_frame)."""
+    return m.cur_currency or m.site_currency
+
+
+def current_prices(table: CurrencyTable, matches: list, currency: str | None) -> dict[int, Priced]:
+    """Each match's current price, as they state it and in our ``currency``."""
+    return {m.id: table.price(m.cur_price, offer_currency(m), currency) for m in matches}
+
+
+def competitor_series(
+    conn: Connection,
+    matches: list,
+    since: datetime,
+    table: CurrencyTable,
+    currency: str | None,
+) -> tuple[list[Series], list[NotPlotted]]:
+    """One series per competitor, every price converted into our ``currency``.
+
+    Prices the rates table cannot convert are never drawn on our axis: a competitor with no
+    convertible price is left off the chart, and either case is reported in ``NotPlotted``.
+    """
+    series, skipped = [], []
     for m in matches:
         if m.status == "rejected":
             continue
@@ -93,21 +130,41 @@ def competitor_series(conn: Connection, matches: list, since: datetime) -> list[
                 Observation.valid_from,
                 Observation.valid_to,
                 Observation.price,
+                Observation.currency,
                 Observation.availability,
             )
             .where(Observation.offer_id == m.offer_id, Observation.valid_to >= since)
             .order_by(Observation.valid_from)
             .limit(MAX_OBSERVATIONS)
         ).all()
+        # An observation without a currency is in its site's (the backtest reads it so too).
+        currencies = [o.currency or m.site_currency for o in obs]
+        converted = table.convert([o.price for o in obs], currencies, currency)
         steps = [
-            Step(o.valid_from, o.valid_to, o.price, o.availability == Availability.out_of_stock)
-            for o in obs
+            Step(o.valid_from, o.valid_to, price, o.availability == Availability.out_of_stock)
+            for o, price in zip(obs, converted, strict=True)
         ]
+        notes, bad = [], {}
+        for step, o, cur in zip(steps, obs, currencies, strict=True):
+            if o.price is None:
+                continue
+            if step.price is None:
+                bad[cur] = bad.get(cur, 0) + 1
+            elif cur != currency:
+                step.original, step.currency = o.price, cur
+                notes.append(cur)
+        if bad:
+            priced = sum(o.price is not None for o in obs)
+            reason = "; ".join(table.conversion(c, currency).reason for c in bad)
+            skipped.append(NotPlotted(m.site, reason, sum(bad.values()), priced))
+            if skipped[-1].whole:
+                continue
         # A state holds until the next one starts: close the gaps between crawls.
         for a, b in zip(steps, steps[1:], strict=False):
             a.end = max(as_utc(a.end), as_utc(b.start))
-        series.append(Series(name=m.site, steps=steps))
-    return series
+        labels = [table.conversion(c, currency).label for c in dict.fromkeys(notes)]
+        series.append(Series(name=m.site, steps=steps, note="; ".join(labels)))
+    return series, skipped
 
 
 def our_price_steps(conn: Connection, product, since: datetime, until: datetime) -> list[Step]:
@@ -154,8 +211,10 @@ def product_page(
     with request.app.state.engine.connect() as conn:
         product = product_by_sku(conn, sku)
         matches = product_matches(conn, product.id)
-        series = competitor_series(conn, matches, since)
-        chart = build_chart(series, our_price_steps(conn, product, since, now), since, now)
+        table = request.app.state.currencies
+        series, not_plotted = competitor_series(conn, matches, since, table, product.currency)
+        ours = our_price_steps(conn, product, since, now)
+        chart = build_chart(series, ours, since, now, product.currency)
         latest_id = conn.execute(
             select(Suggestion.id)
             .where(Suggestion.product_id == product.id)
@@ -177,7 +236,10 @@ def product_page(
         "p": product,
         "margin": margin,
         "matches": matches,
+        "prices": current_prices(table, matches, product.currency),
         "chart": chart,
+        "not_plotted": not_plotted,
+        "rates_source": table.source,
         "days": days,
         "s": suggestion,
         "funnels": stats,
@@ -208,4 +270,5 @@ def match_verdict(
         return RedirectResponse(f"/products/{quote(sku)}", status_code=303)
     with engine.connect() as conn:
         (row,) = product_matches(conn, product.id, only=match_id)
-    return render(request, "_match_row.html", {"m": row, "p": product})
+    prices = current_prices(request.app.state.currencies, [row], product.currency)
+    return render(request, "_match_row.html", {"m": row, "p": product, "prices": prices})

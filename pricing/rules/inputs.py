@@ -229,9 +229,12 @@ def prepare_offers(df: pd.DataFrame, products: pd.DataFrame, rates: Rates) -> pd
     """
     df = df[df["product_id"].isin(products.index).to_numpy()]
     df = df.assign(confidence=np.where(df["confirmed"], 1.0, df["confidence"].fillna(0.0)))
-    price, ok = convert(
-        df["orig_price"], df["orig_currency"], df["product_id"].map(products["currency"]), rates
-    )
+    # Our currency per offer row as a categorical: mapping it to rates then touches a few
+    # categories, not 850k strings (0.15 s at bench scale).
+    ours = pd.Categorical(products["currency"])
+    pos = products.index.get_indexer(df["product_id"].to_numpy())
+    to_cur = pd.Series(pd.Categorical.from_codes(ours.codes[pos], dtype=ours.dtype), index=df.index)
+    price, ok = convert(df["orig_price"], df["orig_currency"], to_cur, rates)
     df = df.assign(price=price, convertible=ok)
     order = np.lexsort((price, df["product_id"].to_numpy()))
     return df.take(order).reset_index(drop=True)

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +25,9 @@ from sqlalchemy import Engine
 from pricing.rules.config import StrategyFile, load_strategies
 from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import load_inputs
-from pricing.rules.writer import ACTOR, COLUMNS, ChunkWriter
+from pricing.rules.writer import ACTOR, COLUMNS, write_run
 from pricing.store.bulk import write_transaction
 from pricing.store.models import SuggestionStatus
-
-CHUNK = 40_000  # products per evaluated and written chunk
 
 
 @dataclass
@@ -105,28 +100,6 @@ def suggestion_rows(
     )
 
 
-def chunks(
-    products: pd.DataFrame, offers: pd.DataFrame, size: int = CHUNK
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Products in id order, ``size`` at a time, with their offers (sorted by product too).
-
-    Every product is evaluated on its own data alone, so chunks give the rows one pass
-    would, in the same order: suggestion ids come out as before.
-    """
-    ids = products.index.to_numpy()
-    offer_ids = offers["product_id"].to_numpy()
-    if len(ids) <= size or not (
-        products.index.is_monotonic_increasing and offers["product_id"].is_monotonic_increasing
-    ):
-        yield products, offers
-        return
-    for lo in range(0, len(ids), size):
-        hi = min(lo + size, len(ids))
-        a = np.searchsorted(offer_ids, ids[lo], "left")
-        b = np.searchsorted(offer_ids, ids[hi], "left") if hi < len(ids) else len(offer_ids)
-        yield products.iloc[lo:hi], offers.iloc[a:b]
-
-
 def run_suggestions(
     engine: Engine,
     strategies: StrategyFile | str | Path | None = None,
@@ -147,33 +120,19 @@ def run_suggestions(
     with_tags = any(s.applies_to.tags for s in sf.strategies)
     products, offers = load_inputs(engine, sf.settings.currency_rates, with_tags=with_tags)
     t1 = time.perf_counter()
-    with ExitStack() as stack:
-        writer = None
-        if not dry_run:  # SQLite: FK checks off, the writer checks product ids once
-            sink = stack.enter_context(write_transaction(engine))
-            pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="suggest-write"))
-            writer = ChunkWriter(sink.conn, now, pool)
-        outcomes, parts, evaluating = [], [], 0.0
-        for prods, offs in chunks(products, offers):
-            te = time.perf_counter()
-            ev = evaluate(prods, offs, sf, now)
-            part = suggestion_rows(ev.products, run_id, now, sf)
-            evaluating += time.perf_counter() - te
-            if writer is not None:
-                writer.submit(part)  # inserted on the writer thread while the next evaluates
-            outcomes.append(ev.products["outcome"])
-            parts.append(part)
-        outcome = pd.concat(outcomes) if outcomes else pd.Series(dtype=object)
-        filled = [p for p in parts if len(p)]
-        rows = pd.concat(filled, ignore_index=True) if len(filled) > 1 else (filled or parts)[0]
-        counts = {str(k): int(v) for k, v in outcome.value_counts().items()}
-        if writer is not None:
-            decided = outcome.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
-            audit = dict(
-                at=now, actor=ACTOR, action="suggest_run", entity="suggest_run", entity_id=run_id,
-                count=len(rows), details={"outcomes": counts},
-            )  # fmt: skip
-            report.superseded, _ = writer.finish(rows, decided, run_id, audit)
+    ev = evaluate(products, offers, sf, now)
+    rows = suggestion_rows(ev.products, run_id, now, sf)
+    t2 = time.perf_counter()
+    outcome = ev.products["outcome"]
+    counts = {str(k): int(v) for k, v in outcome.value_counts().items()}
+    if not dry_run:
+        decided = ev.products.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
+        audit = dict(
+            at=now, actor=ACTOR, action="suggest_run", entity="suggest_run", entity_id=run_id,
+            count=len(rows), details={"outcomes": counts},
+        )  # fmt: skip
+        with write_transaction(engine) as sink:  # SQLite: FK checks off, writer checks once
+            report.superseded, _ = write_run(sink.conn, rows, decided, run_id, now, audit)
     t3 = time.perf_counter()
 
     report.products = len(products)
@@ -181,11 +140,6 @@ def run_suggestions(
     report.auto_approved = int((rows["status"] == SuggestionStatus.auto_approved.value).sum())
     report.outcomes = counts
     report.by_strategy = {str(k): int(v) for k, v in rows["strategy"].value_counts().items()}
-    # Evaluation and writing overlap: write_s is the writing left once evaluation is done.
-    report.timings = {
-        "read_s": t1 - t0,
-        "evaluate_s": evaluating,
-        "write_s": t3 - t1 - evaluating,
-    }
+    report.timings = {"read_s": t1 - t0, "evaluate_s": t2 - t1, "write_s": t3 - t2}
     report.suggestions = rows
     return report

@@ -1,18 +1,21 @@
 """Writing a suggest run, in one transaction: all of it or nothing.
 
-Pending suggestions are listed first; new rows go in as storage-form tuples (driver
+Pending suggestions are listed first; new rows go in through the store's bulk sink (driver
 executemany on SQLite, binary COPY on PostgreSQL: ORM objects were 9-17x slower in
-``pricewatch bench suggest``), chunk by chunk on a writer thread while the next chunk is
-evaluated (:class:`ChunkWriter`); the listed pending ones of every decided product are then
+``pricewatch bench suggest``); the listed pending ones of every decided product are then
 superseded; auto-approvals get their decisions and audit rows with set-based INSERT … SELECT.
+SQLite's per-row foreign-key lookups are off for the write (the bulk sink's transaction, as
+for the history writer): one check of all product ids replaces them.
 
-SQLite's foreign-key checks are off for the write (the bulk sink's transaction): one check
-of all product ids replaces a lookup per row.
+(A writer thread inserting one strategy's rows while the next was evaluated was tried and
+measured: no gain, the GIL serialised the two, so the simple order stays. Tried again with
+the upkeep of the ten indexes moved into one GIL-free ``INSERT … SELECT`` from a temp table,
+product chunk by chunk: it overlaps, but chunking and staging cost 1.2 s more CPU, a loss
+whenever the machine has no idle core, as here.)
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -21,7 +24,7 @@ from sqlalchemy import Connection, String, cast, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from pricing.store.bulk import sink_for
-from pricing.store.models import AuditLog, Decision, Product, Suggestion, SuggestionStatus
+from pricing.store.models import AuditLog, Decision, Suggestion, SuggestionStatus
 
 ACTOR = "rules"
 COLUMNS = (
@@ -67,8 +70,12 @@ def records(rows: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
-def storage_rows(sink, rows: pd.DataFrame, now: datetime) -> list[tuple]:
-    """The rows as tuples of storage-form values, in ``COLUMNS`` order."""
+def insert_rows(conn: Connection, rows: pd.DataFrame, now: datetime) -> None:
+    """Bulk insert through the store's sink (driver executemany on SQLite, COPY on PostgreSQL)."""
+    if not len(rows):
+        return
+    _check_products(conn, rows["product_id"].to_numpy())
+    sink = sink_for(conn)
     stamp = sink.ts(now)
     auto = (rows["status"] == SuggestionStatus.auto_approved.value).to_numpy()
     skip = ("created_at", "oldest_data_at", "decided_at")
@@ -78,80 +85,17 @@ def storage_rows(sink, rows: pd.DataFrame, now: datetime) -> list[tuple]:
     cols["decided_at"] = np.where(auto, stamp, None).tolist()
     for c in ("current_price", "proposed_price"):
         cols[c] = [None if v is None else sink.money(v) for v in cols[c]]
-    return list(zip(*(cols[c] for c in COLUMNS), strict=True))
+    sink.insert(Suggestion.__table__, COLUMNS, list(zip(*(cols[c] for c in COLUMNS), strict=True)))
 
 
-class ChunkWriter:
-    """Inserts a run's suggestions chunk by chunk on one worker thread, in the order given,
-    while the caller evaluates the next chunk; :meth:`finish` does the rest of a run's write.
-
-    On SQLite the rows go first into an index-free temporary table, then into ``suggestions``
-    with one ``INSERT … SELECT``: maintaining the table's ten indexes (most of the write) then
-    runs inside one statement, which releases the GIL, so it overlaps the evaluation on the
-    other core. (Plain executemany from a thread gained nothing: the GIL changes hands per
-    row.) PostgreSQL's binary COPY runs on the thread as it is.
-    """
-
-    STAGE = "suggest_stage"
-
-    def __init__(self, conn: Connection, now: datetime, pool: ThreadPoolExecutor):
-        self.conn, self.now, self.pool = conn, now, pool
-        self.sink = sink_for(conn)
-        self.pending = pending_suggestions(conn)  # listed before any new row goes in
-        self.known = _product_ids(conn)
-        self.futures: list = []
-
-    def submit(self, rows: pd.DataFrame) -> None:
-        if not len(rows):
-            return
-        _check_products(None, rows["product_id"].to_numpy(), self.known)
-        values = storage_rows(self.sink, rows, self.now)
-        self.futures.append(self.pool.submit(self._insert, values))
-
-    def _insert(self, values: list[tuple]) -> None:
-        if self.conn.dialect.name != "sqlite":
-            self.sink.insert(Suggestion.__table__, COLUMNS, values)
-            return
-        names = ", ".join(COLUMNS)
-        stage = f"temp.{self.STAGE}"
-        cursor = self.sink.raw.cursor()
-        try:  # untyped columns: values reach suggestions exactly as a direct insert sends them
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} ({names})")
-            marks = ", ".join("?" * len(COLUMNS))
-            for i in range(0, len(values), 5000):
-                cursor.executemany(f"INSERT INTO {stage} VALUES ({marks})", values[i : i + 5000])
-            cursor.execute(
-                f"INSERT INTO suggestions ({names}) SELECT {names} FROM {stage} ORDER BY rowid"
-            )
-            cursor.execute(f"DELETE FROM {stage}")
-        finally:
-            cursor.close()
-
-    def finish(
-        self, rows: pd.DataFrame, decided: np.ndarray, run_id: str, audit: dict
-    ) -> tuple[int, int]:
-        """Wait for the inserts, then supersede, record auto-approvals and audit the run."""
-        for future in self.futures:
-            future.result()
-        if self.conn.dialect.name == "sqlite" and self.futures:
-            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{self.STAGE}")
-        return after_insert(self.conn, rows, self.pending, decided, run_id, self.now, audit)
-
-
-def _product_ids(conn: Connection) -> np.ndarray:
-    return np.fromiter(conn.execute(select(Product.id)).scalars(), dtype="int64")
-
-
-def _check_products(
-    conn: Connection | None, product_ids: np.ndarray, known: np.ndarray | None = None
-) -> None:
+def _check_products(conn: Connection, product_ids: np.ndarray) -> None:
     """Every product still exists: one set-based check instead of SQLite's per-row FK lookup.
 
     Runs inside the write transaction (SQLite: ``BEGIN IMMEDIATE``, so no product can be
     deleted before commit); a product deleted since the read fails the run, as the foreign
     key would have.
     """
-    known = _product_ids(conn) if known is None else known
+    known = np.array(conn.exec_driver_sql("SELECT id FROM products").fetchall(), dtype="int64")
     missing = np.setdiff1d(np.asarray(product_ids, dtype="int64"), known)
     if len(missing):
         raise IntegrityError(
@@ -229,16 +173,17 @@ def record_auto_approvals(conn: Connection, run_id: str, now: datetime) -> None:
     )
 
 
-def after_insert(
+def write_run(
     conn: Connection,
     rows: pd.DataFrame,
-    pending: pd.DataFrame,
     decided: np.ndarray,
     run_id: str,
     now: datetime,
     audit: dict,
 ) -> tuple[int, int]:
-    """After the new rows: supersede, auto-approvals, the run's audit row."""
+    """Everything a run writes, inside the caller's transaction: (superseded, auto-approved)."""
+    pending = pending_suggestions(conn)
+    insert_rows(conn, rows, now)
     superseded = supersede(conn, pending, decided, run_id, now)
     auto = int((rows["status"] == SuggestionStatus.auto_approved.value).sum()) if len(rows) else 0
     if auto:

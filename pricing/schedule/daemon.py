@@ -7,6 +7,13 @@ day crawls a site once, not once per missed slot), never overlap themselves
 process per crawl by default. After a crawl that changed something, matching and suggestions
 run for what changed, one at a time, and alerts are checked.
 
+Freshness between full crawls: a site whose cadence has ``refresh: {every: 1h, pages: 500}``
+also gets a ``refresh:NAME`` job. Each refresh plans the most valuable stale pages with
+:func:`pricing.freshness.plan_refresh` (at most ``pages`` of them: the site's budget per
+refresh) and crawls exactly those (a run of kind ``refresh``). A refresh never overlaps a crawl
+of the same site: one due while the site is being crawled is skipped; a full crawl due during
+a refresh waits for it. Without ``refresh`` (the default) a site gets full crawls only.
+
 Stopping: SIGTERM (or Ctrl-C) pauses the schedule, stops running crawls (each records itself
 as interrupted), waits for the worker threads, and releases the lock. After SIGKILL, the next
 start reaps the runs the dead scheduler's crawls left "running" and carries on.
@@ -18,11 +25,12 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
@@ -31,7 +39,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, func, select
 
-from crawler.siteconfig import SiteConfig, load_all_site_configs
+from crawler.siteconfig import Cadence, SiteConfig, load_all_site_configs
 from pricing.schedule.executor import CrawlExecutor, CrawlOutcome, CrawlRequest, LocalExecutor
 from pricing.schedule.lock import ProcessLock
 from pricing.schedule.triggers import describe, trigger_for
@@ -43,6 +51,7 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 JOB_PREFIX = "crawl:"
+REFRESH_PREFIX = "refresh:"
 
 _ACTIVE: Scheduler | None = None  # the daemon of this process; persisted jobs call into it
 
@@ -52,6 +61,13 @@ def scheduled_crawl(site: str) -> None:
     if _ACTIVE is None:
         raise RuntimeError("no scheduler is running in this process")
     _ACTIVE.crawl_site(site)
+
+
+def scheduled_refresh(site: str) -> None:
+    """The persisted refresh job of a site (``cadence.refresh``)."""
+    if _ACTIVE is None:
+        raise RuntimeError("no scheduler is running in this process")
+    _ACTIVE.refresh_site(site)
 
 
 @dataclass(slots=True)
@@ -82,6 +98,8 @@ class CycleRecord:
     matched: bool = False
     suggested: int | None = None
     error: str | None = None
+    kind: str = "full"  # or "refresh"
+    planned: int = 0  # refresh: pages planned
 
 
 class Scheduler:
@@ -98,6 +116,9 @@ class Scheduler:
         self._stop_requested = threading.Event()
         self._stopping = False
         self._post_lock = threading.Lock()
+        self._site_locks: dict[str, threading.Lock] = {}  # a site's crawls never overlap
+        self._site_locks_guard = threading.Lock()
+        self._sites_config: dict[str, SiteConfig] = {}
         self._scheduler: BackgroundScheduler | None = None
         self.alerts = None
         if settings.alerts is not None:
@@ -111,6 +132,7 @@ class Scheduler:
         """Take the lock (or raise SchedulerLocked), reap dead runs, (re)load jobs, go."""
         global _ACTIVE
         sites = self._sites()  # a bad site config fails here, before anything changes
+        self._sites_config = sites
         self.lock.acquire()
         try:
             self._wait_for_orphans()
@@ -177,7 +199,18 @@ class Scheduler:
         assert self._scheduler is not None
         stored = {job.id: job for job in self._scheduler.get_jobs()}
         wanted = {JOB_PREFIX + name: site for name, site in sites.items()}
-        for job_id in stored.keys() - wanted.keys():
+        refreshing = {
+            REFRESH_PREFIX + name: site for name, site in sites.items() if site.cadence.refresh
+        }
+        if refreshing and not self.executor.supports_refresh:
+            log.warning(
+                "refresh crawls need crawls on this machine (%s cannot run them): %s get full "
+                "crawls only",
+                type(self.executor).__name__,
+                ", ".join(sorted(s.name for s in refreshing.values())),
+            )
+            refreshing = {}
+        for job_id in stored.keys() - wanted.keys() - refreshing.keys():
             self._scheduler.remove_job(job_id)
             log.info("removed job %s (site gone or disabled)", job_id)
         tz, scale = self.settings.timezone, self.settings.scale
@@ -198,6 +231,26 @@ class Scheduler:
                 # A new site is crawled at once; a changed cadence starts from now (APScheduler
                 # reads an explicit next_run_time=None as "paused", so leave it out then).
                 **({"next_run_time": datetime.now(UTC)} if job is None else {}),
+            )
+        for job_id, site in refreshing.items():
+            refresh = site.cadence.refresh
+            every = Cadence(
+                every=refresh.every,
+                jitter=site.cadence.jitter,
+                active_hours=site.cadence.active_hours,
+            )
+            name = f"{site.name} (refresh {describe(every, scale)}, {refresh.pages} pages)"
+            job = stored.get(job_id)
+            if job is not None and job.name == name:
+                continue
+            self._scheduler.add_job(
+                "pricing.schedule.daemon:scheduled_refresh",
+                trigger=trigger_for(every, timezone=tz, scale=scale),
+                args=[site.name],
+                id=job_id,
+                name=name,
+                replace_existing=True,
+                misfire_grace_time=None,
             )
 
     def request_stop(self) -> None:
@@ -244,11 +297,57 @@ class Scheduler:
 
     # -- one cycle ---------------------------------------------------------------------------
 
+    def _site_lock(self, site: str) -> threading.Lock:
+        with self._site_locks_guard:
+            return self._site_locks.setdefault(site, threading.Lock())
+
     def crawl_site(self, site: str) -> CycleRecord | None:
         if self._stopping:
             return None
-        outcome = self.executor.run(CrawlRequest(site=site))
-        record = CycleRecord(site=site, outcome=outcome)
+        with self._site_lock(site):  # waits for a refresh of the site to end
+            if self._stopping:
+                return None
+            return self._run(CrawlRequest(site=site), CycleRecord)
+
+    def refresh_site(self, site: str, now: datetime | None = None) -> CycleRecord | None:
+        """Plan the site's most valuable stale pages and crawl exactly those (kind refresh)."""
+        from crawler.middlewares.refresh import write_refresh_urls
+        from pricing.freshness import plan_refresh
+
+        config = self._sites_config.get(site) or self._sites().get(site)
+        refresh = config.cadence.refresh if config else None
+        if self._stopping or refresh is None:
+            return None
+        lock = self._site_lock(site)
+        if not lock.acquire(blocking=False):
+            log.info("refresh of %s skipped: the site is being crawled", site)
+            return None
+        try:
+            plan = plan_refresh(
+                self.engine,
+                site,
+                budget=refresh.pages,
+                cycles_per_day=timedelta(days=1) / refresh.every,
+                now=now or datetime.now(UTC),
+            )
+            if not plan.urls:
+                log.info(
+                    "refresh of %s skipped: no known offer yet (a full crawl comes first)", site
+                )
+                return None
+            with tempfile.TemporaryDirectory(prefix="pricewatch-refresh-") as tmp:
+                path = write_refresh_urls(Path(tmp) / f"{site}.txt", plan.urls)
+                request = CrawlRequest(site=site, refresh_file=str(path))
+                return self._run(
+                    request,
+                    lambda **kw: CycleRecord(**kw, kind="refresh", planned=len(plan.urls)),
+                )
+        finally:
+            lock.release()
+
+    def _run(self, request: CrawlRequest, make_record) -> CycleRecord:
+        outcome = self.executor.run(request)
+        record = make_record(site=request.site, outcome=outcome)
         if not outcome.stopped:
             self.after_crawl(record)
         self.history.append(record)
@@ -366,8 +465,9 @@ def _summary(engine: Engine, record: CycleRecord) -> str:
         steps.append(f"{record.suggested} suggestions")
     if record.error:
         steps.append(f"error: {record.error}")
+    kind = f"refresh of {record.planned} pages of" if record.kind == "refresh" else "crawl"
     return (
-        f"crawl {o.site}: exit {o.returncode}{' (stopped)' if o.stopped else ''}; "
+        f"{kind} {o.site}: exit {o.returncode}{' (stopped)' if o.stopped else ''}; "
         f"{what or 'no run recorded'}; {record.changes} changes"
         + (f"; {', '.join(steps)}" if steps else "")
     )

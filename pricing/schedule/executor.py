@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 class CrawlRequest:
     site: str
     trigger: str = "schedule"
+    # A refresh crawl: the file of product URLs to re-read (crawler/middlewares/refresh.py).
+    refresh_file: str | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +60,10 @@ class CrawlOutcome:
 
 class CrawlExecutor(ABC):
     """Runs one site's crawl to the end (blocking) and can stop everything it runs."""
+
+    # Whether run() honours CrawlRequest.refresh_file (the URL file must be readable where the
+    # crawl runs: true for child processes on this machine).
+    supports_refresh: bool = False
 
     @abstractmethod
     def run(self, request: CrawlRequest) -> CrawlOutcome: ...
@@ -113,6 +119,8 @@ def runs_of_process(engine: Engine, site: str, pid: int, since: datetime) -> lis
 class LocalExecutor(CrawlExecutor):
     """Each crawl in its own ``crawler.runner`` process on this machine."""
 
+    supports_refresh = True
+
     def __init__(
         self,
         engine: Engine,
@@ -134,9 +142,12 @@ class LocalExecutor(CrawlExecutor):
         self._stopping = False
 
     def _command(self, request: CrawlRequest) -> list[str]:
-        args = crawl_command(
-            self.db_url, request.site, self.sites_dir, request.trigger, self.crawl_settings
-        )
+        settings = self.crawl_settings
+        if request.refresh_file is not None:
+            from crawler.middlewares.refresh import REFRESH_SETTING
+
+            settings = {**settings, REFRESH_SETTING: request.refresh_file}
+        args = crawl_command(self.db_url, request.site, self.sites_dir, request.trigger, settings)
         return [sys.executable, "-c", _CHILD, str(os.getpid()), *args]
 
     def run(self, request: CrawlRequest) -> CrawlOutcome:

@@ -12,7 +12,7 @@ from datetime import datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import Engine, inspect
 
-from pricing.schedule.daemon import JOB_PREFIX, JOBS_TABLE
+from pricing.schedule.daemon import JOB_PREFIX, JOBS_TABLE, REFRESH_PREFIX
 from pricing.store.runs import latest_runs
 
 
@@ -25,6 +25,8 @@ class JobRow:
     last_health: str | None = None
     last_items: int | None = None
     last_finished: datetime | None = None
+    refresh: str | None = None  # the refresh job's cadence (cadence.refresh), if any
+    next_refresh: datetime | None = None
 
 
 def list_jobs(engine: Engine) -> list[JobRow]:
@@ -33,9 +35,14 @@ def list_jobs(engine: Engine) -> list[JobRow]:
         store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
         store.start(None, "default")
         for job in store.get_all_jobs():
-            site = job.id.removeprefix(JOB_PREFIX)
+            is_refresh = job.id.startswith(REFRESH_PREFIX)
+            site = job.id.removeprefix(REFRESH_PREFIX if is_refresh else JOB_PREFIX)
             cadence = job.name.removeprefix(site).strip(" ()")
-            rows[site] = JobRow(site, cadence, job.next_run_time)
+            row = rows.setdefault(site, JobRow(site, "(not scheduled)", None))
+            if is_refresh:
+                row.refresh, row.next_refresh = cadence, job.next_run_time
+            else:
+                row.cadence, row.next_run = cadence, job.next_run_time
     for run, site in latest_runs(engine):
         row = rows.setdefault(site, JobRow(site, "(not scheduled)", None))
         row.last_status, row.last_health = run.status, run.health

@@ -129,6 +129,9 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(_enum(RunStatus), default=RunStatus.running)
     # Where the run came from: "cli", "schedule", "celery:<batch>", "bench" ...
     trigger: Mapped[str | None] = mapped_column(String(100))
+    # "full" (from the site's start points) or "refresh" (a planned list of pages): health
+    # compares a full run's offer count with earlier full runs only, a refresh run's never.
+    kind: Mapped[str] = mapped_column(String(20), default="full", server_default="full")
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(200))
     pages: Mapped[int] = mapped_column(Integer, default=0)

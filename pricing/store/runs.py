@@ -71,8 +71,12 @@ def status_for_reason(reason: str | None) -> RunStatus:
     return RunStatus.failed
 
 
-def start_run(engine: Engine, site_id: int, trigger: str | None = None) -> int:
-    """Open a run for ``site_id``; records this process's pid and host for the reaper."""
+def start_run(
+    engine: Engine, site_id: int, trigger: str | None = None, *, kind: str = "full"
+) -> int:
+    """Open a run for ``site_id``; records this process's pid and host for the reaper.
+
+    ``kind`` is ``full`` or ``refresh`` (crawler/middlewares/refresh.py)."""
     with engine.begin() as conn:
         return conn.execute(
             CrawlRun.__table__.insert()
@@ -81,6 +85,7 @@ def start_run(engine: Engine, site_id: int, trigger: str | None = None) -> int:
                 started_at=datetime.now(UTC),
                 status=RunStatus.running.value,
                 trigger=trigger,
+                kind=kind,
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )

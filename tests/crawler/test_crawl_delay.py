@@ -32,8 +32,8 @@ def delayed_shop(tmp_path_factory):
         yield shop, server, sites_dir
 
 
-def _crawl(tmp_path, shop, sites_dir, **politeness) -> dict:
-    rewrite_config(sites_dir, shop.name, politeness=politeness, max_pages=PAGES)
+def _crawl(tmp_path, shop, sites_dir, pages=PAGES, **politeness) -> dict:
+    rewrite_config(sites_dir, shop.name, politeness=politeness, max_pages=pages)
     db_url = f"sqlite:///{tmp_path / 'store.db'}"
     results = crawl_sites([shop.name], db_url=db_url, sites_dir=sites_dir, processes=1)
     assert results[shop.name].status == "finished", results[shop.name]
@@ -62,7 +62,7 @@ def test_robots_crawl_delay_wins_over_a_smaller_configured_delay(tmp_path, delay
 
 def test_opting_out_of_robots_keeps_only_the_configured_delay(tmp_path, delayed_shop):
     shop, _server, sites_dir = delayed_shop
-    stats = _crawl(tmp_path, shop, sites_dir, delay=0, obey_robots=False)
+    stats = _crawl(tmp_path, shop, sites_dir, pages=3, delay=0, obey_robots=False)
     assert STAT_ROBOTS not in stats  # the extension was off: robots.txt not consulted
     assert stats.get(STAT_DELAY) is None
     assert "robotstxt/request_count" not in stats
@@ -70,6 +70,6 @@ def test_opting_out_of_robots_keeps_only_the_configured_delay(tmp_path, delayed_
 
 def test_a_larger_configured_delay_is_kept(tmp_path, delayed_shop):
     shop, _server, sites_dir = delayed_shop
-    stats = _crawl(tmp_path, shop, sites_dir, delay=0.3, obey_robots=True)
+    stats = _crawl(tmp_path, shop, sites_dir, pages=3, delay=0.3, obey_robots=True)
     assert stats[STAT_ROBOTS] == pytest.approx(0.25)
     assert stats[STAT_DELAY] == pytest.approx(0.3)

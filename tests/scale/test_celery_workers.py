@@ -41,10 +41,9 @@ def broker(monkeypatch):
         monkeypatch.setenv(key, value)
     yield url, prefix, env
     client = redis.Redis.from_url(url)
-    for pattern in (f"{prefix}*", "pricewatch:polite:shop-*"):
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys and pattern.startswith(prefix):
-            client.delete(*keys)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))  # queue, results, politeness
+    if keys:
+        client.delete(*keys)
     client.close()
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:13:21.037980
+Create Date: 2026-11-25 08:18:36.192795
 
 """
 
@@ -188,6 +188,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("trigger", sa.String(length=100), nullable=True),
+        sa.Column("kind", sa.String(length=20), server_default="full", nullable=False),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("host", sa.String(length=200), nullable=True),
         sa.Column("pages", sa.Integer(), nullable=False),
