@@ -8,6 +8,7 @@ on a product page, many on a listing page, one per variant. The pieces live in
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -69,10 +70,21 @@ def _has_selectors(site: SiteConfig | None) -> bool:
     )
 
 
+_PARSERS = threading.local()
+
+
+def _parser() -> lxml.html.HTMLParser:
+    """One parser per thread, reused: building one costs about as much as parsing a product
+    page, and lxml parsers must not be shared between threads."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    return parser
+
+
 def _parse_tree(html: str):
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
     try:
-        tree = etree.fromstring(html.encode("utf-8", "replace"), parser=parser)
+        tree = etree.fromstring(html.encode("utf-8", "replace"), parser=_parser())
     except (etree.ParserError, ValueError):
         return None
     return tree

@@ -56,24 +56,61 @@ def _simple(css: str | None) -> tuple[str | None, str] | None:
 _WITH_CLASS = etree.XPath("descendant-or-self::*[@class]")
 
 
+def wanted_classes(selectors) -> frozenset[str]:
+    """The classes a site's ``.class`` selectors look up (what a :class:`Scope` indexes)."""
+    return _classes_of(tuple(getattr(selectors, name) for name in type(selectors).model_fields))
+
+
+@lru_cache(maxsize=256)
+def _classes_of(selectors: tuple) -> frozenset[str]:
+    simple = (_simple(s.css) for s in selectors if s is not None)
+    return frozenset(found[1] for found in simple if found is not None)
+
+
+_XPATH_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+@lru_cache(maxsize=256)
+def _tagged(tag: str) -> etree.XPath:
+    return etree.XPath(f"descendant-or-self::{tag}[@class]")
+
+
 class Scope:
     """An element to read fields in, with a class index built on first use: one pass over a
-    listing card answers all its ``.class`` selectors (an XPath call each is ~10x slower)."""
+    listing card answers all its ``.class`` selectors (an XPath call each is ~10x slower).
 
-    __slots__ = ("element", "_index")
+    With ``classes`` (the site's, see :func:`wanted_classes`) only those are indexed; any
+    other class is looked up with a pass of its own."""
 
-    def __init__(self, element: etree._Element) -> None:
+    __slots__ = ("element", "_index", "_classes")
+
+    def __init__(self, element: etree._Element, classes: frozenset[str] = frozenset()) -> None:
         self.element = element
         self._index: dict[str, list[etree._Element]] | None = None
+        self._classes = classes
 
     def by_class(self, name: str) -> list[etree._Element]:
+        classes = self._classes
+        if classes and name not in classes:
+            return [el for el in _WITH_CLASS(self.element) if name in el.get("class").split()]
         if self._index is None:
             index: dict[str, list[etree._Element]] = {}
             for el in _WITH_CLASS(self.element):
                 for cls in el.get("class").split():
-                    index.setdefault(cls, []).append(el)
+                    if not classes or cls in classes:
+                        index.setdefault(cls, []).append(el)
             self._index = index
         return self._index.get(name, [])
+
+
+def _items(page: etree._Element, selector: Selector) -> list[Match]:
+    """A listing's items. ``tag.class`` lets libxml2 pick the few elements of that tag first,
+    rather than indexing every class on the page."""
+    simple = _simple(selector.css)
+    if simple is not None and simple[0] is not None and _XPATH_NAME.fullmatch(simple[0]):
+        tag, cls = simple
+        return [el for el in _tagged(tag)(page) if el.tag == tag and cls in el.get("class").split()]
+    return select(Scope(page), selector)
 
 
 def select(scope: Scope, selector: Selector) -> list[Match]:
@@ -264,11 +301,12 @@ def selector_offers(
 ) -> tuple[list[RawOffer], bool]:
     """Offers the site's selectors read, and whether the page is a listing (``listing_item``)."""
     sel = site.selectors
-    whole = Scope(page)
+    classes = wanted_classes(sel)
     if sel.listing_item is not None:
-        items = [el for el in select(whole, sel.listing_item) if not isinstance(el, str)]
+        items = [el for el in _items(page, sel.listing_item) if not isinstance(el, str)]
         if items:
-            found = (read_fields(Scope(el), site, page_url) for el in items[:MAX_LISTING_ITEMS])
+            scopes = (Scope(el, classes) for el in items[:MAX_LISTING_ITEMS])
+            found = (read_fields(scope, site, page_url) for scope in scopes)
             return [o for o in found if o], True
-    offer = read_fields(whole, site, page_url)
+    offer = read_fields(Scope(page, classes), site, page_url)
     return ([offer] if offer else []), False

@@ -95,8 +95,14 @@ def _check_products(conn: Connection, product_ids: np.ndarray) -> None:
     deleted before commit); a product deleted since the read fails the run, as the foreign
     key would have.
     """
-    known = np.array(conn.exec_driver_sql("SELECT id FROM products").fetchall(), dtype="int64")
-    missing = np.setdiff1d(np.asarray(product_ids, dtype="int64"), known)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT id FROM products")
+        known = np.array(cursor.fetchall(), dtype="int64").ravel()
+    finally:
+        cursor.close()
+    ids = np.asarray(product_ids, dtype="int64")
+    missing = ids[~np.isin(ids, known)]
     if len(missing):
         raise IntegrityError(
             "suggestions.product_id",

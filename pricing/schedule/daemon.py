@@ -7,12 +7,9 @@ day crawls a site once, not once per missed slot), never overlap themselves
 process per crawl by default. After a crawl that changed something, matching and suggestions
 run for what changed, one at a time, and alerts are checked.
 
-Freshness between full crawls: a site whose cadence has ``refresh: {every: 1h, pages: 500}``
-also gets a ``refresh:NAME`` job. Each refresh plans the most valuable stale pages with
-:func:`pricing.freshness.plan_refresh` (at most ``pages`` of them: the site's budget per
-refresh) and crawls exactly those (a run of kind ``refresh``). A refresh never overlaps a crawl
-of the same site: one due while the site is being crawled is skipped; a full crawl due during
-a refresh waits for it. Without ``refresh`` (the default) a site gets full crawls only.
+Freshness between full crawls (:mod:`pricing.schedule.refresh`): a site with
+``cadence.refresh`` also gets a ``refresh:NAME`` job that crawls the planned pages. A refresh due
+while the site is being crawled is skipped; a full crawl due during a refresh waits for it.
 
 Stopping: SIGTERM (or Ctrl-C) pauses the schedule, stops running crawls (each records itself
 as interrupted), waits for the worker threads, and releases the lock. After SIGKILL, the next
@@ -25,12 +22,11 @@ import logging
 import os
 import signal
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
@@ -39,9 +35,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, func, select
 
-from crawler.siteconfig import Cadence, SiteConfig, load_all_site_configs
+from crawler.siteconfig import SiteConfig, load_all_site_configs
 from pricing.schedule.executor import CrawlExecutor, CrawlOutcome, CrawlRequest, LocalExecutor
 from pricing.schedule.lock import ProcessLock
+from pricing.schedule.refresh import add_refresh_jobs, planned_urls, refreshed_sites, url_file
 from pricing.schedule.triggers import describe, trigger_for
 from pricing.store.db import make_engine
 from pricing.store.models import CrawlRun, Observation, Offer, RunStatus
@@ -51,7 +48,6 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 JOB_PREFIX = "crawl:"
-REFRESH_PREFIX = "refresh:"
 
 _ACTIVE: Scheduler | None = None  # the daemon of this process; persisted jobs call into it
 
@@ -199,17 +195,7 @@ class Scheduler:
         assert self._scheduler is not None
         stored = {job.id: job for job in self._scheduler.get_jobs()}
         wanted = {JOB_PREFIX + name: site for name, site in sites.items()}
-        refreshing = {
-            REFRESH_PREFIX + name: site for name, site in sites.items() if site.cadence.refresh
-        }
-        if refreshing and not self.executor.supports_refresh:
-            log.warning(
-                "refresh crawls need crawls on this machine (%s cannot run them): %s get full "
-                "crawls only",
-                type(self.executor).__name__,
-                ", ".join(sorted(s.name for s in refreshing.values())),
-            )
-            refreshing = {}
+        refreshing = refreshed_sites(sites, self.executor)
         for job_id in stored.keys() - wanted.keys() - refreshing.keys():
             self._scheduler.remove_job(job_id)
             log.info("removed job %s (site gone or disabled)", job_id)
@@ -232,26 +218,7 @@ class Scheduler:
                 # reads an explicit next_run_time=None as "paused", so leave it out then).
                 **({"next_run_time": datetime.now(UTC)} if job is None else {}),
             )
-        for job_id, site in refreshing.items():
-            refresh = site.cadence.refresh
-            every = Cadence(
-                every=refresh.every,
-                jitter=site.cadence.jitter,
-                active_hours=site.cadence.active_hours,
-            )
-            name = f"{site.name} (refresh {describe(every, scale)}, {refresh.pages} pages)"
-            job = stored.get(job_id)
-            if job is not None and job.name == name:
-                continue
-            self._scheduler.add_job(
-                "pricing.schedule.daemon:scheduled_refresh",
-                trigger=trigger_for(every, timezone=tz, scale=scale),
-                args=[site.name],
-                id=job_id,
-                name=name,
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
+        add_refresh_jobs(self._scheduler, refreshing, stored, timezone=tz, scale=scale)
 
     def request_stop(self) -> None:
         self._stop_requested.set()
@@ -311,9 +278,6 @@ class Scheduler:
 
     def refresh_site(self, site: str, now: datetime | None = None) -> CycleRecord | None:
         """Plan the site's most valuable stale pages and crawl exactly those (kind refresh)."""
-        from crawler.middlewares.refresh import write_refresh_urls
-        from pricing.freshness import plan_refresh
-
         config = self._sites_config.get(site) or self._sites().get(site)
         refresh = config.cadence.refresh if config else None
         if self._stopping or refresh is None:
@@ -323,24 +287,16 @@ class Scheduler:
             log.info("refresh of %s skipped: the site is being crawled", site)
             return None
         try:
-            plan = plan_refresh(
-                self.engine,
-                site,
-                budget=refresh.pages,
-                cycles_per_day=timedelta(days=1) / refresh.every,
-                now=now or datetime.now(UTC),
-            )
-            if not plan.urls:
+            urls = planned_urls(self.engine, config, now or datetime.now(UTC))
+            if not urls:
                 log.info(
                     "refresh of %s skipped: no known offer yet (a full crawl comes first)", site
                 )
                 return None
-            with tempfile.TemporaryDirectory(prefix="pricewatch-refresh-") as tmp:
-                path = write_refresh_urls(Path(tmp) / f"{site}.txt", plan.urls)
-                request = CrawlRequest(site=site, refresh_file=str(path))
+            with url_file(site, urls) as path:
                 return self._run(
-                    request,
-                    lambda **kw: CycleRecord(**kw, kind="refresh", planned=len(plan.urls)),
+                    CrawlRequest(site=site, refresh_file=str(path)),
+                    lambda **kw: CycleRecord(**kw, kind="refresh", planned=len(urls)),
                 )
         finally:
             lock.release()

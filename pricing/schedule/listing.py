@@ -12,7 +12,8 @@ from datetime import datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import Engine, inspect
 
-from pricing.schedule.daemon import JOB_PREFIX, JOBS_TABLE, REFRESH_PREFIX
+from pricing.schedule.daemon import JOB_PREFIX, JOBS_TABLE
+from pricing.schedule.refresh import REFRESH_PREFIX
 from pricing.store.runs import latest_runs
 
 
