@@ -169,7 +169,11 @@ def _by_precedence(group: list[RawOffer]) -> list[RawOffer]:
 
 
 def _pick(ordered: list[RawOffer], name: str) -> object:
-    return next((v for v in (getattr(r, name) for r in ordered) if v is not None), None)
+    for raw in ordered:  # a plain loop: called a dozen times per offer
+        value = getattr(raw, name)
+        if value is not None:
+            return value
+    return None
 
 
 def _candidates(group: list[RawOffer]) -> list[PriceCandidate]:

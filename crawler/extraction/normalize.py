@@ -35,6 +35,7 @@ def _memo_text(parse: Callable[[object], T]) -> Callable[[object], T]:
     wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return wrapper
 
+
 # schema.org ItemAvailability values (after stripping the URL prefix), lower-cased.
 _SCHEMA_AVAILABILITY = {
     "instock": "in_stock",

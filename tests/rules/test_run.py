@@ -7,11 +7,12 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from pricing.cli import main
 from pricing.rules import run_suggestions
-from pricing.store.models import AuditLog, Decision, Suggestion
+from pricing.store.models import AuditLog, Decision, Product, Suggestion
 from tests.rules.conftest import NOW, strategy_file
 
 LOWEST = {"name": "lowest", "reference": {"kind": "lowest"}}
@@ -197,3 +198,29 @@ def test_split_read_equals_single_read(store):
     pd.testing.assert_frame_equal(o1, o2)
     assert len(o2) == 18 and o2["price"].max() == pytest.approx(15.0 * 1.1)
     assert p2["tags"].dropna().tolist() == [["key"]] * 3
+
+
+def test_a_product_deleted_during_the_run_fails_it_and_writes_nothing(store, monkeypatch):
+    """SQLite's per-row foreign-key checks are off for the bulk write: the writer's one
+    set-based check must still refuse a suggestion for a product deleted since the read."""
+    import pricing.rules.run as run
+
+    engine = store.engine
+    p1 = store.product("P1", price=25)
+    store.offer(p1, "a", 20.00)
+    p2 = store.product("P2", price=26)
+    store.offer(p2, "a", 20.00)
+    read = run.load_inputs
+
+    def read_then_delete(*args, **kwargs):
+        out = read(*args, **kwargs)
+        with engine.begin() as conn:
+            conn.execute(delete(Product).where(Product.id == p2))
+        return out
+
+    monkeypatch.setattr(run, "load_inputs", read_then_delete)
+    with pytest.raises(IntegrityError, match="1 products deleted during the run, e.g. id"):
+        run_suggestions(engine, strategy_file(LOWEST), now=NOW)
+    assert suggestions(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 0
