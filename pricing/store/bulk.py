@@ -249,6 +249,12 @@ class PostgresSink(Sink):
         self._temp = 0
         self._ids: dict[str, _SequenceIds] = {}
 
+    def begin(self) -> None:
+        super().begin()
+        # The UPDATE .. FROM of a 20k-row chunk costs more than jit_above_cost, so each one
+        # paid ~8 ms compiling expressions it then ran for 0.1 s: no gain (measured).
+        self.conn.exec_driver_sql("SET LOCAL jit = off")
+
     def ids(self, table: Table, expected: int) -> Callable[[], int]:
         if table.name not in self._ids:
             self._ids[table.name] = _SequenceIds(self.conn.engine, table.name)
@@ -282,7 +288,14 @@ class PostgresSink(Sink):
             # history of millions of rows that is a full scan for every 20k updates.
             cur.execute("SET LOCAL enable_hashjoin = off")
             cur.execute("SET LOCAL enable_mergejoin = off")
-            cur.execute(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+            where = "o.id = t.id"
+            if table is OBSERVATIONS and "valid_to" in columns:
+                # observations is partitioned by valid_from and its key is (id, valid_from):
+                # by id alone each row probes every month. A state is never valid to before
+                # it was valid from, so this true bound lets PostgreSQL skip, per row, the
+                # months after the new valid_to (the ones made ahead): 20% less time (measured).
+                where += " AND o.valid_from <= t.valid_to"
+            cur.execute(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE {where}")
             cur.execute("SET LOCAL enable_hashjoin = on")
             cur.execute("SET LOCAL enable_mergejoin = on")
 

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pricing.store import history
 from pricing.store.db import session_scope
 from pricing.store.history import HistoryWriter, ObservationRecord, WriteResult, ensure_site
 from pricing.store.models import Observation, Offer
+from pricing.store.partitions import month_partitions, month_start, partition_name
 from pricing.store.queries import offer_history, offer_state_at
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -366,3 +367,24 @@ def test_concurrent_writers_on_sqlite_wait_for_each_other(sqlite_engine):
     with session_scope(sqlite_engine) as s:
         assert s.scalar(select(func.count()).select_from(Offer)) == 4 * 300
         assert s.scalar(select(func.count()).select_from(Observation)) == 4 * 300 * 3
+
+
+def test_extending_a_state_reaches_it_in_an_earlier_month_partition(pg_engine):
+    # The valid_to update is bounded by valid_from <= new valid_to so PostgreSQL can skip
+    # later months: the row, stored in last month's partition, must still be found.
+    site = ensure_site(pg_engine, "shop", "https://shop.example", "EUR")
+    this_month = month_start(datetime.now(UTC))
+    with pg_engine.connect() as conn:
+        made = month_partitions(conn)
+    assert partition_name(this_month) in made and partition_name(month_start(this_month, 1)) in made
+    first = month_start(this_month, 1) - timedelta(hours=1)
+    writer = HistoryWriter(pg_engine)
+    writer.write(site, None, [rec(first)])
+    for at in (first + timedelta(hours=2), month_start(this_month, 2) + timedelta(hours=1)):
+        assert writer.write(site, None, [rec(at)]) == WriteResult(rows_extended=1)
+        assert writer.touch(site, None, [URL], at + timedelta(minutes=5)) == 1
+    [row] = rows(pg_engine)
+    assert row.valid_to == at + timedelta(minutes=5) and row.last_run_id is None
+    with pg_engine.connect() as conn:
+        where = conn.execute(text("SELECT tableoid::regclass::text FROM observations")).scalar()
+    assert where == partition_name(this_month)
