@@ -23,12 +23,12 @@ from crawler.extract import extract_offers, parse_price_details
 from crawler.extraction.prices import clear_price_cache
 from pricing.bench.report import emit, json_option
 
-ENV_REALDATA = "PRICEWATCH_REALDATA_DIR"
+ENV_REALDATA = "PRICEWATCH_REALDATA"
 ALL_SYNTAXES = ["microdata", "opengraph", "json-ld", "microformat", "rdfa", "dublincore"]
 
 
 def realdata_path() -> Path:
-    """``$PRICEWATCH_REALDATA_DIR/prices.tsv``, else ``shared/realdata`` beside the checkout."""
+    """``$PRICEWATCH_REALDATA/prices.tsv``, else ``shared/realdata`` beside the checkout."""
     base = os.environ.get(ENV_REALDATA)
     if base:
         return Path(base) / "prices.tsv"
