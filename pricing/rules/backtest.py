@@ -29,25 +29,20 @@ from sqlalchemy import Engine, Float, cast, func, select
 from pricing.rules.config import StrategyFile
 from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import (
-    USABLE_MATCHES,
     _rows,
     epoch,
     from_epoch,
     load_products,
     load_sites,
-    offer_flags,
     offer_frame,
     prepare_offers,
+    usable_offer_select,
 )
 from pricing.store.models import (
     ClickDaily,
-    CrawlRun,
     Match,
-    MatchStatus,
     Observation,
-    Offer,
     ProductPriceChange,
-    RunHealth,
 )
 
 OSCILLATION_REVERSALS = 2
@@ -66,28 +61,18 @@ def _history(
     engine: Engine, start: datetime, end: datetime, max_stale_h: float
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Observations of usable matches that may be valid between start and end."""
-    broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
-    flags = offer_flags(
-        Match.substitute.is_(True), Observation.suspect.is_(True),
-        Match.status == MatchStatus.confirmed.value, Observation.availability == "in_stock",
-        Observation.run_id.in_(broken),
-    )  # fmt: skip
     stmt = (
-        select(
-            Match.product_id,
-            Match.offer_id,
-            Offer.site_id,
-            cast(Observation.price, Float),
-            Observation.currency,
-            Match.confidence,
-            flags,
-            epoch(Observation.valid_to),
-            epoch(Observation.valid_from),
-        )  # fmt: skip
+        usable_offer_select(
+            price=Observation.price,
+            currency=Observation.currency,
+            suspect=Observation.suspect,
+            availability=Observation.availability,
+            run_id=Observation.run_id,
+            seen=Observation.valid_to,
+        )
+        .add_columns(epoch(Observation.valid_from))
         .join(Observation, Observation.offer_id == Match.offer_id)
-        .join(Offer, Offer.id == Match.offer_id)
         .where(
-            Match.status.in_(USABLE_MATCHES),
             Observation.valid_from <= end,
             Observation.valid_to >= start - timedelta(hours=max_stale_h),
         )

@@ -22,7 +22,18 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, String, case, cast, func, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -157,29 +168,41 @@ def raw_offers(conn: Connection, id_range: tuple[int, int] | None = None) -> pd.
     ``id_range``: only products with ``lo <= id < hi`` (lets two connections share the work).
     """
     sites = load_sites(conn)
+    stmt = usable_offer_select(
+        price=Offer.cur_price, currency=Offer.cur_currency, suspect=Offer.cur_suspect,
+        availability=Offer.cur_availability, run_id=Offer.cur_run_id, seen=Offer.last_seen,
+    )  # fmt: skip
+    if id_range is not None:
+        stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
+    return offer_frame(_rows(conn, stmt), sites)
+
+
+def usable_offer_select(*, price, currency, suspect, availability, run_id, seen) -> Select:
+    """Usable matches with one state of their offer, as :func:`offer_frame` unpacks them.
+
+    The current-state reader passes the ``offers.cur_*`` columns; the backtest passes a history
+    row's (and joins ``observations``), so both apply the same flags and broken-run rule.
+    """
     broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
     flags = offer_flags(
-        Match.substitute.is_(True), Offer.cur_suspect.is_(True),
-        Match.status == MatchStatus.confirmed.value, Offer.cur_availability == "in_stock",
-        Offer.cur_run_id.in_(broken),
+        Match.substitute.is_(True), suspect.is_(True),
+        Match.status == MatchStatus.confirmed.value, availability == "in_stock",
+        run_id.in_(broken),
     )  # fmt: skip
-    stmt = (
+    return (
         select(
             Match.product_id,
             Match.offer_id,
             Offer.site_id,
-            cast(Offer.cur_price, Float),
-            Offer.cur_currency,
+            cast(price, Float),
+            currency,
             Match.confidence,
             flags,
-            epoch(Offer.last_seen),
+            epoch(seen),
         )  # fmt: skip
         .join(Offer, Offer.id == Match.offer_id)
         .where(Match.status.in_(USABLE_MATCHES))
     )
-    if id_range is not None:
-        stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
-    return offer_frame(_rows(conn, stmt), sites)
 
 
 def load_sites(conn: Connection) -> np.ndarray:
