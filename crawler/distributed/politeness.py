@@ -9,6 +9,10 @@ workers on machines with skewed clocks agree.
 
 :class:`SharedPolitenessMiddleware` applies it to every download of a crawl whose settings
 carry ``PRICEWATCH_POLITENESS_REDIS`` (the scale-out executor sets it to the broker's URL).
+The spacing it shares is the one the site's own process would keep: the configured delay, or a
+larger ``Crawl-delay`` from robots.txt, which :class:`~crawler.extensions.crawl_delay.RobotsCrawlDelay`
+has put on the host's download slot by the time a request reaches this middleware (robots.txt
+is fetched and parsed by Scrapy's ``RobotsTxtMiddleware``, earlier in the chain).
 """
 
 from __future__ import annotations
@@ -100,13 +104,20 @@ class SharedPolitenessMiddleware:
         site = getattr(self.crawler.spider, "site", None)
         return None if site is None else (site.name, site.politeness)
 
+    def _delay(self, request: Request, configured: float) -> float:
+        """The configured delay, or robots.txt's larger Crawl-delay for this request's host."""
+        downloader = self.crawler.engine.downloader
+        slot_settings = downloader.per_slot_settings.get(downloader.get_slot_key(request), {})
+        return max(configured, float(slot_settings.get("delay", 0.0)))
+
     async def process_request(self, request: Request, spider=None):
         budget = self._budget()
         if budget is None:
             return None
         name, polite = budget
         lease = float(polite.timeout) * (polite.retries + 1) + 10  # outlives any download
-        token = await self.limiter.acquire(name, polite.concurrency, float(polite.delay), lease)
+        delay = self._delay(request, float(polite.delay))
+        token = await self.limiter.acquire(name, polite.concurrency, delay, lease)
         request.meta["pw_polite"] = (name, token)
         self.stats.inc_value("pricewatch/politeness/shared_slots")
         return None
