@@ -10,14 +10,15 @@ Only ``accepted`` and ``review`` rows are machine-made, so only those are replac
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
-from pricing.matching.attributes import profile
-from pricing.matching.matcher import Matcher
+from pricing.matching.attributes import Profile, profile
+from pricing.matching.matcher import Matcher, Proposal
 from pricing.matching.pairwise import Thresholds
 from pricing.store.models import Match, MatchRun, MatchStatus, Offer, Product, utcnow
 
@@ -67,6 +68,32 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
+def _propose_by_shop(
+    engine: Engine,
+    matcher: Matcher,
+    todo: Sequence,
+    profiles: Sequence[Profile],
+    rejected: set[tuple[int, int]],
+) -> list[Proposal]:
+    """Proposals for ``todo`` (positions as in ``todo``), one shop at a time, each judged with
+    that shop's house-style words known (learnt from all its titles, not only the new ones)."""
+    by_site: dict[int, list[int]] = defaultdict(list)
+    for i, o in enumerate(todo):
+        by_site[o.site_id].append(i)
+    proposals: list[Proposal] = []
+    for site_id, positions in by_site.items():
+        with engine.connect() as conn:
+            titles = conn.execute(
+                select(Offer.title, Offer.brand).where(Offer.site_id == site_id)
+            ).all()
+        idf = matcher.house_style(profile(t, b) for t, b in titles)
+        local = {pos: k for k, pos in enumerate(positions)}
+        exclude = {(local[o], p) for o, p in rejected if o in local}
+        for prop in matcher.propose([profiles[i] for i in positions], exclude=exclude, idf=idf):
+            proposals.append(replace(prop, offer=positions[prop.offer]))
+    return proposals
+
+
 def run_matching(
     engine: Engine,
     *,
@@ -86,7 +113,7 @@ def run_matching(
             newest = conn.execute(select(func.max(Product.created_at))).scalar()
             if newest is not None and _as_utc(newest) >= last:
                 last = None  # new SKUs: every offer deserves another look
-        query = select(Offer.id, Offer.title, Offer.brand, Offer.gtin, Offer.mpn)
+        query = select(Offer.id, Offer.site_id, Offer.title, Offer.brand, Offer.gtin, Offer.mpn)
         if last is not None:
             query = query.where(or_(Offer.first_seen >= last, Offer.identity_changed_at >= last))
         offers = conn.execute(query.order_by(Offer.id)).all()
@@ -115,7 +142,7 @@ def run_matching(
             if s == MatchStatus.rejected.value and o in position and p in product_pos
         }
         offer_profiles = [profile(o.title, o.brand, o.gtin, o.mpn) for o in todo]
-        for prop in matcher.propose(offer_profiles, exclude=rejected):
+        for prop in _propose_by_shop(engine, matcher, todo, offer_profiles, rejected):
             d = prop.decision
             evidence = dict(d.evidence)
             if prop.runner_up is not None:

@@ -8,7 +8,7 @@ two variants apart), picking one would be a coin toss, so the offer waits for a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pricing.matching.attributes import Profile, is_abbreviation
@@ -87,12 +87,23 @@ class Matcher:
         self.blocker = Blocker(catalog, self.idf, top_k=top_k)
         self.expand = Expander(set(self.idf.weights))
 
+    def house_style(self, shop: Iterable[Profile]) -> Idf:
+        """The catalog's IDF that also knows ``shop``'s house-style words (all its titles, not
+        only those being matched: a style is a habit over the whole shop)."""
+        return self.idf.with_house_style(self.catalog, [self.expand(p) for p in shop])
+
     def propose(
-        self, offers: Sequence[Profile], *, exclude: set[tuple[int, int]] | None = None
+        self,
+        offers: Sequence[Profile],
+        *,
+        exclude: set[tuple[int, int]] | None = None,
+        idf: Idf | None = None,
     ) -> list[Proposal]:
         """One proposal per offer that reaches the review band; ``exclude`` holds (offer, product)
-        pairs a manager rejected, which are never proposed again."""
+        pairs a manager rejected, which are never proposed again. ``idf`` (from
+        :meth:`house_style`) when the offers come from one shop whose style is known."""
         exclude = exclude or set()
+        idf = idf or self.idf
         offers = [self.expand(p) for p in offers]
         proposals: list[Proposal] = []
         for i, cands in enumerate(self.blocker.candidates(offers)):
@@ -100,7 +111,7 @@ class Matcher:
             for c in cands:
                 if (i, c) in exclude:
                     continue
-                d = decide(self.catalog[c], offers[i], self.idf, self.thresholds)
+                d = decide(self.catalog[c], offers[i], idf, self.thresholds)
                 ranked.append((d.score, c, d))
                 if d.method == "gtin" and d.is_match:
                     ranked = [ranked[-1]]

@@ -65,7 +65,9 @@ def read_table(path: Path, columns: tuple[str, ...], key: str) -> pd.DataFrame:
 def match_frames(
     ours: pd.DataFrame, theirs: pd.DataFrame, thresholds: Thresholds | None = None
 ) -> pd.DataFrame:
-    """The matches of ``theirs`` to ``ours``: one row per offer that reached the review band."""
+    """The matches of ``theirs`` to ``ours``: one row per offer that reached the review band.
+
+    ``theirs`` is taken as one shop's file, so its house-style words are learnt from it."""
     catalog = [profile(r.title, r.brand, r.gtin, r.mpn) for r in ours.itertuples(index=False)]
     offers = [profile(r.title, r.brand, r.gtin, r.mpn) for r in theirs.itertuples(index=False)]
     matcher = Matcher(catalog, thresholds)
@@ -77,7 +79,7 @@ def match_frames(
             "method": p.decision.method,
             "status": "accepted" if p.decision.is_match else "review",
         }
-        for p in matcher.propose(offers)
+        for p in matcher.propose(offers, idf=matcher.house_style(offers))
     ]
     return pd.DataFrame(rows, columns=list(MATCHES_COLUMNS))
 

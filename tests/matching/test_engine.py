@@ -114,3 +114,34 @@ def test_full_run_and_bad_verdicts(db_engine):
         set_match_status(db_engine, m["/q"].id, "accepted")
     with pytest.raises(LookupError):
         set_match_status(db_engine, 999999, "confirmed")
+
+
+def test_a_shops_house_style_is_learnt_from_all_its_titles(db_engine):
+    """The shop appends "complete package" to every title, our catalog "(Jewel Case)": neither
+    says anything about the product. Learnt from all of the shop's titles, so a new offer
+    matched alone in an incremental run is judged the same way."""
+    games = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    with db_engine.begin() as conn:
+        for i, w in enumerate(games):
+            conn.execute(
+                insert(Product).values(sku=f"G{i}", title=f"Game {w} (Jewel Case)", created_at=T0)
+            )
+    add_offers(
+        db_engine,
+        [(f"/{w}", f"Game {w} complete package", None) for w in games[:4] + ["zeta"]],
+        T0 + timedelta(hours=1),
+    )
+    first = run_matching(db_engine, now=T0 + timedelta(hours=2))
+    assert first.offers_examined == 5
+    m = matches(db_engine)
+    assert {m[f"/{w}"].sku for w in games[:4]} == {"G0", "G1", "G2", "G3"}
+    assert all(m[f"/{w}"].evidence["text"] == 1.0 for w in games[:4])
+    assert "/zeta" not in m
+
+    add_offers(
+        db_engine, [("/epsilon", "Game epsilon complete package", None)], T0 + timedelta(hours=3)
+    )
+    second = run_matching(db_engine, now=T0 + timedelta(hours=4))
+    assert not second.full and second.offers_examined == 1
+    m = matches(db_engine)
+    assert m["/epsilon"].sku == "G4" and m["/epsilon"].evidence["text"] == 1.0
