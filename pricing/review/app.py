@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ from pricing.review.csrf import verify_csrf
 from pricing.review.currency import CurrencyTable
 from pricing.review.queries import FilterOptionsCache, refresh_planner_stats
 from pricing.review.security import SecurityHeadersMiddleware
+from pricing.review.sessions import DEFAULT_IDLE, DEFAULT_LIFETIME, SessionPolicy, utc_now
 from pricing.review.web import STATIC_DIR, make_env, render
 from pricing.rules import StrategyFile
 
@@ -38,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SECRET_ENV = "PRICEWATCH_SECRET_KEY"
 SESSION_COOKIE = "pricewatch_session"
-SESSION_MAX_AGE = 12 * 3600
 
 
 def create_app(
@@ -48,6 +49,9 @@ def create_app(
     stale_after: timedelta = timedelta(hours=24),
     https_only: bool = False,
     strategies: StrategyFile | str | Path | None = None,
+    session_lifetime: timedelta = DEFAULT_LIFETIME,
+    session_idle: timedelta = DEFAULT_IDLE,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The review app. ``secret_key`` signs session cookies (else PRICEWATCH_SECRET_KEY, else a
     random key: sessions then end when the process does). ``https_only`` adds the Secure
@@ -56,7 +60,12 @@ def create_app(
     ``strategies`` (a loaded file or a path; None: the file shipped in pricing/rules/, as for
     ``pricewatch suggest``) supplies the currency rates competitor prices are converted with:
     serve with the file you suggest with, so the chart and the explanations agree. A broken
-    file raises StrategyError before anything is served."""
+    file raises StrategyError before anything is served.
+
+    Sessions live on the server (``sessions.py``): one ends ``session_lifetime`` after login,
+    after ``session_idle`` without a request, at logout, or when an admin deactivates the user
+    or changes their role. ``clock`` (aware UTC datetimes; default: the system clock) is what
+    those limits are measured by, so tests can move time instead of sleeping."""
     secret_key = secret_key or os.environ.get(SECRET_ENV)
     if not secret_key:
         log.warning("%s not set: using a random key, sessions end on restart", SECRET_ENV)
@@ -78,12 +87,16 @@ def create_app(
     app.state.filter_options = FilterOptionsCache()
     app.state.stale_after = stale_after
     app.state.login_throttle = auth.LoginThrottle()
+    app.state.session_policy = SessionPolicy(
+        lifetime=session_lifetime, idle=session_idle, clock=clock or utc_now
+    )
 
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        # The browser's copy expires with the server's absolute lifetime; the server decides.
+        max_age=max(1, int(session_lifetime.total_seconds())),
         same_site="lax",
         https_only=https_only,
     )

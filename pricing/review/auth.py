@@ -1,9 +1,10 @@
 """Accounts, passwords and who is asking.
 
-Passwords are hashed with Argon2id (argon2-cffi's defaults follow RFC 9106). The session is
-Starlette's signed cookie (itsdangerous, HttpOnly, SameSite=Lax, set up in ``app.py``); it
-holds only the user id and the CSRF secret. The user row is re-read on every request, so a
-deactivated account or a changed role takes effect at once rather than when the cookie expires.
+Passwords are hashed with Argon2id (argon2-cffi's defaults follow RFC 9106). The session lives
+on the server (``sessions.py``, table ``web_sessions``); Starlette's signed cookie (itsdangerous,
+HttpOnly, SameSite=Lax, set up in ``app.py``) holds only the random session id and the CSRF
+secret, never the user id. Every request looks the session and its user up, so a logout, a
+deactivated account or a changed role takes effect at once, for every copy of the cookie.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, insert, select, update
 
+from pricing.review import sessions
 from pricing.review.csrf import new_csrf_token
 from pricing.store.models import Role, User
 
@@ -51,6 +53,26 @@ class CurrentUser:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def set_password(engine: Engine, name: str, password: str) -> int:
+    """Give NAME a new password and end all of their sessions (a password is changed because
+    the old one may be known: a browser logged in with it must not stay in); returns how many
+    sessions were ended. Raises UserError on an unknown name or a too-short password."""
+    from pricing.review.actions import Actor, audit  # actions imports this module
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    with engine.begin() as conn:
+        user_id = conn.execute(select(User.id).where(User.name == name)).scalar()
+        if user_id is None:
+            raise UserError(f"name: no user called {name!r}")
+        conn.execute(
+            update(User).where(User.id == user_id).values(password_hash=hash_password(password))
+        )
+        ended = sessions.revoke_user_sessions(conn, user_id)
+        audit(conn, Actor("cli"), "password_set", "user", name, details={"sessions_revoked": ended})
+    return ended
 
 
 def create_user(engine: Engine, name: str, password: str, role: str) -> int:
@@ -98,25 +120,23 @@ def authenticate(engine: Engine, name: str, password: str) -> CurrentUser | None
     return CurrentUser(row.id, row.name, row.role)
 
 
-def load_user(engine: Engine, user_id: int) -> CurrentUser | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(User.id, User.name, User.role).where(User.id == user_id, User.active.is_(True))
-        ).first()
-    return CurrentUser(row.id, row.name, row.role) if row else None
-
-
 class LoginRequired(Exception):
     """Raised by page dependencies; app.py turns it into a redirect to /login."""
 
 
 def optional_user(request: Request) -> CurrentUser | None:
-    uid = request.session.get("uid")
-    if uid is None:
+    """The user of this request's live session, else None (no session, or a dead one)."""
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
+        request.session.pop("uid", None)  # a cookie from before server-side sessions
         return None
-    user = load_user(request.app.state.engine, uid)
-    if user is None:  # deleted or deactivated since the cookie was issued
+    row = sessions.resolve_session(
+        request.app.state.engine, session_id, request.app.state.session_policy
+    )
+    if row is None:  # unknown, revoked, expired, idle, or its user deactivated
         request.session.clear()
+        return None
+    user = CurrentUser(row.user_id, row.name, row.role)
     request.state.user = user  # templates show who is logged in
     return user
 
@@ -221,12 +241,27 @@ def login(
             status_code=401,
         )
     throttle.succeeded(keys[0])
+    # A new session id and CSRF token on every login; the id the browser came with dies.
+    brought = request.session.get("sid")
+    session_id = sessions.start_session(
+        request.app.state.engine,
+        user.id,
+        request.app.state.session_policy,
+        user_agent=request.headers.get("user-agent"),
+        replaces=brought if isinstance(brought, str) else None,
+    )
     request.session.clear()
-    request.session.update({"uid": user.id, "csrf": new_csrf_token()})
+    request.session.update({"sid": session_id, "csrf": new_csrf_token()})
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request) -> Response:
+    """Revoke the session on the server, so a copy of the cookie is worthless too."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        sessions.revoke_session(
+            request.app.state.engine, session_id, request.app.state.session_policy
+        )
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

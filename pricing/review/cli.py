@@ -1,4 +1,4 @@
-"""``pricewatch review serve``, ``pricewatch users add`` and ``pricewatch export``."""
+"""``pricewatch review serve``, ``pricewatch users add|list|sessions`` and ``pricewatch export``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,29 @@ def users_add(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"created user {name!r} (id {user_id}, role {role})")
 
 
+@users.command("passwd")
+@db_option
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from the first line of standard input (for scripts).",
+)
+def users_passwd(name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME and log NAME out everywhere (audited)."""
+    from pricing.review.auth import UserError, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        ended = set_password(engine_from_context(), name, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {name!r} changed; {ended} session{'s' if ended != 1 else ''} ended")
+
+
 @users.command("list")
 @db_option
 def users_list() -> None:
@@ -122,6 +145,55 @@ def users_list() -> None:
     for u in rows:
         state = "" if u.active else " (inactive)"
         click.echo(f"{u.name}\t{u.role}{state}\tlast login: {u.last_login_at or 'never'}")
+
+
+@users.command("sessions")
+@db_option
+@click.argument("name")
+@click.option(
+    "--revoke",
+    is_flag=True,
+    help="Log NAME out everywhere: end every open session (audited). Takes effect on the "
+    "next request of each browser, no server restart needed.",
+)
+def users_sessions(name: str, revoke: bool) -> None:
+    """List the review-app sessions of NAME (newest first), or end them with --revoke.
+
+    States: live, revoked (logout, admin change, --revoke), expired (12 h after login) and idle
+    (2 h without a request), measured with the review app's default limits."""
+    from sqlalchemy import select
+
+    from pricing.review.actions import Actor, audit
+    from pricing.review.sessions import (
+        SessionPolicy,
+        revoke_user_sessions,
+        session_state,
+        user_sessions,
+        utc_now,
+    )
+    from pricing.store.models import User
+
+    engine = engine_from_context()
+    with engine.begin() as conn:
+        user_id = conn.execute(select(User.id).where(User.name == name)).scalar()
+        if user_id is None:
+            raise click.ClickException(f"no user called {name!r}")
+        if revoke:
+            count = revoke_user_sessions(conn, user_id, utc_now())
+            if count:
+                audit(conn, Actor("cli"), "sessions_revoke", "user", name, count=count)
+            click.echo(f"revoked {count} session{'s' if count != 1 else ''} of {name!r}")
+            return
+        rows = user_sessions(conn, user_id)
+    policy, now = SessionPolicy(), utc_now()
+    if not rows:
+        click.echo(f"{name!r} has no sessions")
+    for r in rows:
+        click.echo(
+            f"{r.id}\t{session_state(r, policy, now)}\tcreated {r.created_at:%Y-%m-%d %H:%M}"
+            f"\tlast seen {r.last_seen_at:%Y-%m-%d %H:%M}\texpires {r.expires_at:%Y-%m-%d %H:%M}"
+            f"\t{r.user_agent or '-'}"
+        )
 
 
 @click.command()

@@ -1,5 +1,8 @@
 """Admins manage accounts: add, change role, deactivate. Every change is audited.
 
+Changing a user's role or active flag revokes all their sessions in the same transaction: a
+deactivated user is out at once, and one whose role changed logs in again under the new role.
+
 An admin cannot demote or deactivate themselves, so the last admin can never lock everyone out
 by accident (the CLI, `pricewatch users add`, remains the way back in).
 """
@@ -12,6 +15,7 @@ from sqlalchemy import select, update
 
 from pricing.review.actions import Actor, audit
 from pricing.review.auth import CurrentUser, UserError, create_user, page_admin
+from pricing.review.sessions import revoke_user_sessions
 from pricing.review.web import flash, render
 from pricing.store.models import Role, User
 
@@ -81,6 +85,10 @@ def change_user(
             raise HTTPException(404, f"No user {user_id}.")
         conn.execute(update(User).where(User.id == user_id).values(**values))
         before = {"role": old.role, "active": old.active}
+        revoked = 0
+        if any(before[k] != v for k, v in values.items()):
+            now = request.app.state.session_policy.clock()
+            revoked = revoke_user_sessions(conn, user_id, now)
         audit(
             conn,
             Actor.of(user),
@@ -89,6 +97,7 @@ def change_user(
             old.name,
             old={k: before[k] for k in values},
             new=values,
+            details={"sessions_revoked": revoked} if revoked else None,
         )
     flash(request, f"Updated {old.name}.")
     return RedirectResponse("/admin/users", status_code=303)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -162,7 +163,7 @@ class Offer(Base):
     url: Mapped[str] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(500))
     brand: Mapped[str | None] = mapped_column(String(200))
-    gtin: Mapped[str | None] = mapped_column(String(14), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14))
     mpn: Mapped[str | None] = mapped_column(String(100))
     site_sku: Mapped[str | None] = mapped_column(String(100))
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -192,6 +193,15 @@ class Offer(Base):
     # "Offers of a site not seen since T" scans the site's part of uq_offers_site_url.
     __table_args__ = (
         UniqueConstraint("site_id", "url", name="uq_offers_site_url"),
+        # Offers by GTIN; many shops publish none, and an index entry per NULL cost 0.12 s
+        # of a 170k-offer first crawl on PostgreSQL (measured). "gtin = ?" implies NOT NULL,
+        # so both databases still use this index for it.
+        Index(
+            "ix_offers_gtin",
+            "gtin",
+            postgresql_where=text("gtin IS NOT NULL"),
+            sqlite_where=text("gtin IS NOT NULL"),
+        ),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -373,6 +383,28 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A review-app login, so logging out or an admin's change ends it on the server.
+
+    The cookie carries the random session id; only its SHA-256 (``sid_hash``) is stored, so a
+    copy of this table cannot be replayed as cookies. A session ends at ``expires_at`` (its
+    absolute lifetime), after an idle timeout counted from ``last_seen_at``, or when
+    ``revoked_at`` is set (logout, deactivation, role change, ``pricewatch users sessions
+    --revoke``). Written by pricing.review.sessions.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)  # every request: one lookup
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:18:36.192795
+Create Date: 2026-11-25 10:28:33.976944
 
 """
 
@@ -251,7 +251,13 @@ def upgrade() -> None:
         postgresql_with={"fillfactor": 50},
     )
     with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_offers_gtin"), ["gtin"], unique=False)
+        batch_op.create_index(
+            "ix_offers_gtin",
+            ["gtin"],
+            unique=False,
+            postgresql_where=sa.text("gtin IS NOT NULL"),
+            sqlite_where=sa.text("gtin IS NOT NULL"),
+        )
 
     op.create_table(
         "page_validators",
@@ -348,6 +354,28 @@ def upgrade() -> None:
             "ix_suggestions_status_strategy", ["status", "strategy", "change_pct"], unique=False
         )
         batch_op.create_index("ix_suggestions_strategy", ["strategy"], unique=False)
+
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sid_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_agent", sa.String(length=200), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_web_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("sid_hash", name=op.f("uq_web_sessions_sid_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "decisions",
@@ -470,6 +498,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_decisions_suggestion_id"))
 
     op.drop_table("decisions")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
+
+    op.drop_table("web_sessions")
     with op.batch_alter_table("suggestions", schema=None) as batch_op:
         batch_op.drop_index("ix_suggestions_strategy")
         batch_op.drop_index("ix_suggestions_status_strategy")
@@ -489,7 +521,11 @@ def downgrade() -> None:
     op.drop_table("product_price_changes")
     op.drop_table("page_validators")
     with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_offers_gtin"))
+        batch_op.drop_index(
+            "ix_offers_gtin",
+            postgresql_where=sa.text("gtin IS NOT NULL"),
+            sqlite_where=sa.text("gtin IS NOT NULL"),
+        )
 
     op.drop_table("offers")
     with op.batch_alter_table("crawl_runs", schema=None) as batch_op:
