@@ -9,8 +9,9 @@ values with loaded ones without converting 170,000 rows back to Python types.
   doubled the time of a 170k-row cycle (measured), so values are converted up front into
   what SQLAlchemy itself stores: datetimes in its text format, money as REAL. Both compare
   correctly as stored.
-* PostgreSQL: binary ``COPY`` through psycopg 3: new rows straight into their tables with
-  ids taken from the sequences; updates COPY'd into a temporary table, then ``UPDATE .. FROM``.
+* PostgreSQL (:mod:`pricing.store.bulk_pg`): binary ``COPY`` through psycopg 3: new rows
+  straight into their tables with ids taken from the sequences; updates COPY'd into a
+  temporary table, then ``UPDATE .. FROM``.
 """
 
 from __future__ import annotations
@@ -23,16 +24,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    DateTime,
     Engine,
-    Float,
-    Integer,
-    Numeric,
-    String,
     Table,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -148,6 +141,10 @@ class Sink:
             rows.extend(cursor.fetchall())
         return rows
 
+    def scan_offers(self, site_id: int) -> Iterator[list[tuple]]:
+        """All the site's rows of STATE_COLUMNS, in batches (here: one, read at once)."""
+        yield self.load_offers(site_id, None)
+
     # writes -------------------------------------------------------------------------------
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         raise NotImplementedError
@@ -155,6 +152,18 @@ class Sink:
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         """``UPDATE table SET columns WHERE id = ?``; each row is (id, *values)."""
         raise NotImplementedError
+
+    def extend(self, rows: Sequence[tuple]) -> None:
+        """Seen again unchanged: move states' ``valid_to`` and offers' ``last_seen`` to ``at``.
+
+        Each row is ``(offer_id, observation_id, at, run_id)``.
+        """
+        self.update(
+            OBSERVATIONS, ("valid_to", "last_run_id"), [(obs, at, run) for _, obs, at, run in rows]
+        )
+        self.update(
+            OFFERS, ("last_seen", "cur_run_id"), [(offer, at, run) for offer, _, at, run in rows]
+        )
 
     _p = "?"
 
@@ -213,140 +222,15 @@ class SQLiteSink(Sink):
         sets = ", ".join(f"{c} = ?{n}" for n, c in enumerate(columns, 2))
         self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?1", rows)
 
+    def extend(self, rows: Sequence[tuple]) -> None:
+        # Numbered parameters pick their fields from the rows as they are.
+        self._many("UPDATE observations SET valid_to = ?3, last_run_id = ?4 WHERE id = ?2", rows)
+        self._many("UPDATE offers SET last_seen = ?3, cur_run_id = ?4 WHERE id = ?1", rows)
+
     def _many(self, sql: str, rows: Sequence[tuple]) -> None:
         cursor = self.raw.cursor()
         for i in range(0, len(rows), BATCH):
             cursor.executemany(sql, rows[i : i + BATCH])
-
-
-def _pg_binary_type(column: Column) -> str:
-    """The PostgreSQL type name psycopg needs to dump ``column`` in binary COPY."""
-    t = column.type
-    if isinstance(t, Boolean):
-        return "bool"
-    if isinstance(t, BigInteger):
-        return "int8"
-    if isinstance(t, Integer):
-        return "int4"
-    if isinstance(t, Float):
-        return "float8"
-    if isinstance(t, Numeric):
-        return "numeric"
-    if isinstance(t, DateTime):
-        return "timestamptz" if t.timezone else "timestamp"
-    if isinstance(t, String):
-        return "text"
-    raise NotImplementedError(f"no binary COPY type for {column}")
-
-
-class PostgresSink(Sink):
-    """Binary COPY through psycopg 3 (3x faster than text COPY for the same rows: measured)."""
-
-    _p = "%s"
-
-    def __init__(self, conn: Connection):
-        super().__init__(conn)
-        self._temp = 0
-        self._ids: dict[str, _SequenceIds] = {}
-
-    def begin(self) -> None:
-        super().begin()
-        # The UPDATE .. FROM of a 20k-row chunk costs more than jit_above_cost, so each one
-        # paid ~8 ms compiling expressions it then ran for 0.1 s: no gain (measured).
-        self.conn.exec_driver_sql("SET LOCAL jit = off")
-
-    def ids(self, table: Table, expected: int) -> Callable[[], int]:
-        if table.name not in self._ids:
-            self._ids[table.name] = _SequenceIds(self.conn.engine, table.name)
-        self._ids[table.name].block = max(1, min(expected, _SequenceIds.MAX_BLOCK))
-        return self._ids[table.name].__next__
-
-    def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
-        return f"{base} AND url = ANY(%s)", (urls,)
-
-    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-        if rows:
-            self._copy(table, table.name, columns, rows)
-
-    def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-        if not rows:
-            return
-        self._temp += 1
-        tmp = f"pw_upd_{self._temp}"
-        cols = ("id", *columns)
-        with self.raw.cursor() as cur:
-            # CREATE .. AS .. WITH NO DATA copies the types but not the NOT NULL constraints.
-            cur.execute(
-                f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS "
-                f"SELECT {', '.join(cols)} FROM {table.name} WITH NO DATA"
-            )
-        self._copy(table, tmp, cols, rows)
-        sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        with self.raw.cursor() as cur:
-            # One primary-key probe per changed row. Left to itself the planner hashes the
-            # whole target table (stale statistics after a bulk load), per chunk: on a
-            # history of millions of rows that is a full scan for every 20k updates.
-            cur.execute("SET LOCAL enable_hashjoin = off")
-            cur.execute("SET LOCAL enable_mergejoin = off")
-            where = "o.id = t.id"
-            if table is OBSERVATIONS and "valid_to" in columns:
-                # observations is partitioned by valid_from and its key is (id, valid_from):
-                # by id alone each row probes every month. A state is never valid to before
-                # it was valid from, so this true bound lets PostgreSQL skip, per row, the
-                # months after the new valid_to (the ones made ahead): 20% less time (measured).
-                where += " AND o.valid_from <= t.valid_to"
-            cur.execute(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE {where}")
-            cur.execute("SET LOCAL enable_hashjoin = on")
-            cur.execute("SET LOCAL enable_mergejoin = on")
-
-    def _copy(
-        self, table: Table, target: str, columns: Sequence[str], rows: Sequence[tuple]
-    ) -> None:
-        types = [_pg_binary_type(table.c[c]) for c in columns]
-        with (
-            self.raw.cursor() as cur,
-            cur.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-
-
-class _SequenceIds:
-    """Ids from a PostgreSQL sequence, fetched in blocks on a connection of their own.
-
-    Sequences are outside transactions, so a second connection can take ids while the
-    write's own connection is busy with a COPY. A block is at most what the chunk being
-    classified could need; ids it leaves unused are gaps, as after any rollback.
-    """
-
-    MAX_BLOCK = 20_000
-
-    def __init__(self, engine: Engine, table: str):
-        self.engine, self.table = engine, table
-        self.block = 1
-        self._seq: int | None = None
-        self._ids: Iterator[int] = iter(())
-
-    def __next__(self) -> int:
-        for value in self._ids:
-            return value
-        conn = self.engine.raw_connection()
-        try:
-            cur = conn.cursor()
-            if self._seq is None:
-                cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (self.table,))
-                self._seq = int(cur.fetchone()[0])
-            # nextval(oid), not nextval(pg_get_serial_sequence(..)): that per-row lookup cost
-            # 2 µs an id (measured).
-            cur.execute(
-                f"SELECT nextval({self._seq}::regclass) FROM generate_series(1, {self.block})"
-            )
-            self._ids = iter([r[0] for r in cur.fetchall()])
-            conn.commit()
-        finally:
-            conn.close()
-        return next(self._ids)
 
 
 @contextmanager
@@ -373,5 +257,7 @@ def sink_for(conn: Connection) -> Sink:
     if conn.dialect.name == "sqlite":
         return SQLiteSink(conn)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        from pricing.store.bulk_pg import PostgresSink  # it builds on Sink, defined here
+
         return PostgresSink(conn)
     raise NotImplementedError(f"no bulk writer for {conn.dialect.name}+{conn.dialect.driver}")

@@ -6,10 +6,11 @@ one adds a row and becomes the current state, copied into ``offers.cur_*`` so re
 scan history for "now". The previous row is not closed: between its ``valid_to`` and the new
 row's ``valid_from`` nobody looked.
 
-The writer loads the offers' ``cur_*`` columns once per call and classifies the records in
+The writer reads the offers' ``cur_*`` columns once per call and classifies the records in
 Python, comparing in storage form, one chunk of thousands at a time. Each classified chunk
 goes to :mod:`pricing.store.bulk` as a handful of bulk statements (on PostgreSQL from a
-worker thread while the next chunk is classified, so client and server work at once).
+worker thread while the next chunk is classified, so client and server work at once; there
+the read rows also become Python objects only as the chunks need them).
 On SQLite writers take turns (BEGIN IMMEDIATE). On PostgreSQL two concurrent writers to one
 site may both create the same new URL; the second then fails on the (site, url) unique key
 and its call rolls back whole: crawl each site from one process at a time.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -138,16 +139,17 @@ class HistoryWriter:
         try:
             with write_transaction(self.engine) as sink:
                 sink.check_references(site_id, run_id)
-                offers = self._load(sink, site_id, records)
+                offers, scan = self._load(sink, site_id, records)
                 with Pipeline(threaded=sink.threaded) as pipeline:
-                    for i in range(0, len(records), CHUNK):
-                        chunk = records[i : i + CHUNK]
+                    for chunk in _chunks(records):
+                        if scan is not None and not _await_states(offers, scan, chunk):
+                            scan = None
                         touched, new_obs, extended = self._classify(
                             sink, run_id, chunk, offers, result
                         )
                         rows = self._rows(site_id, run_id, touched)
                         obs_rows = [tuple(r) for r in new_obs.values()]
-                        pipeline.submit(_flush, sink, *rows, obs_rows, extended)
+                        pipeline.submit(_flush, sink, *rows, obs_rows, list(extended.values()))
         finally:
             if gc_was_on:
                 gc.enable()
@@ -168,24 +170,27 @@ class HistoryWriter:
             at = sink.ts(seen_at)
             rows = sink.load_offers(site_id, list(dict.fromkeys(urls)))
             due = [r for r in rows if r[3] is not None and r[2] <= at]
-            sink.update(
-                OBSERVATIONS, ("valid_to", "last_run_id"), [(r[3], at, run_id) for r in due]
-            )
-            sink.update(OFFERS, ("last_seen", "cur_run_id"), [(r[0], at, run_id) for r in due])
+            sink.extend([(r[0], r[3], at, run_id) for r in due])
         return len(due)
 
     # steps --------------------------------------------------------------------------------
     def _load(
         self, sink: Sink, site_id: int, records: Sequence[ObservationRecord]
-    ) -> dict[str, list]:
+    ) -> tuple[dict[str, list], Iterator[list[tuple]] | None]:
+        """The offers' states by URL, and batches of the site's rows still to add (or None)."""
+        offers: dict[str, list] = {}
         existing = sink.count_offers(site_id)
         if existing == 0:
-            rows: list[tuple] = []
-        elif len(records) * 4 >= existing:  # most of the site: one scan beats IN-lists
-            rows = sink.load_offers(site_id, None)
-        else:
-            rows = sink.load_offers(site_id, list(dict.fromkeys(r.url for r in records)))
-        return {r[1]: [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1]] for r in rows}
+            return offers, None
+        if len(records) * 4 >= existing:  # most of the site: one scan beats IN-lists
+            scan = sink.scan_offers(site_id)
+            if sink.threaded:  # the database works on early chunks while later rows convert
+                return offers, scan
+            for batch in scan:
+                _add_states(offers, batch)
+            return offers, None
+        _add_states(offers, sink.load_offers(site_id, list(dict.fromkeys(r.url for r in records))))
+        return offers, None
 
     def _classify(
         self,
@@ -206,7 +211,8 @@ class HistoryWriter:
         check = self.suspect_check
         touched: list[list] = []
         new_obs: dict[int, list] = {}  # observation id -> row (this chunk's inserts)
-        extended: dict[int, tuple] = {}  # stored observation id -> (id, valid_to, last_run_id)
+        # Stored observation id -> (offer id, observation id, new valid_to, last_run_id).
+        extended: dict[int, tuple] = {}
         created = inserted = extended_n = stale = suspects = 0
         for rec in records:
             at = ts_of(rec.observed_at)
@@ -275,7 +281,7 @@ class HistoryWriter:
                     if pending is not None:
                         pending[3], pending[16] = at, run_id
                     else:
-                        extended[offer[_OBS]] = (offer[_OBS], at, run_id)
+                        extended[offer[_OBS]] = (offer[_ID], offer[_OBS], at, run_id)
                     extended_n += 1
                     continue
             obs_id = obs_ids()
@@ -295,15 +301,14 @@ class HistoryWriter:
         return touched, new_obs, extended
 
     @staticmethod
-    def _rows(
-        site_id: int, run_id: int | None, touched: list[list]
-    ) -> tuple[list, list, list, list]:
+    def _rows(site_id: int, run_id: int | None, touched: list[list]) -> tuple[list, list, list]:
         """The offers' rows for a classified chunk; resets their flags for the next chunk.
 
         Built on the caller's thread: the worker must never read the offers' lists while
-        the next chunk is being classified into them.
+        the next chunk is being classified into them. (Offers only seen unchanged need no
+        row here: the extensions of their states carry them.)
         """
-        offer_rows, current_rows, identity_rows, touch_rows = [], [], [], []
+        offer_rows, current_rows, identity_rows = [], [], []
         for o in touched:
             flags, o[_FLAGS] = o[_FLAGS], 0
             if flags & _NEW:
@@ -314,11 +319,41 @@ class HistoryWriter:
                 continue
             if flags & _CHANGED:
                 current_rows.append((o[_ID], o[_OBS], *o[_STATE], run_id, o[_LAST]))
-            elif flags & _EXTENDED:
-                touch_rows.append((o[_ID], o[_LAST], run_id))
             if flags & _IDENT_CHANGED:
                 identity_rows.append((o[_ID], *o[_IDENT], o[_LAST]))
-        return offer_rows, current_rows, identity_rows, touch_rows
+        return offer_rows, current_rows, identity_rows
+
+
+def _chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[ObservationRecord]]:
+    """CHUNK records at a time, the first a tenth of that: the database starts sooner."""
+    first = max(1, CHUNK // 10)
+    yield records[:first]
+    for i in range(first, len(records), CHUNK):
+        yield records[i : i + CHUNK]
+
+
+def _add_states(offers: dict[str, list], rows: Sequence[tuple]) -> None:
+    for r in rows:
+        offers[r[1]] = [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1]]
+
+
+def _await_states(
+    offers: dict[str, list], scan: Iterator[list[tuple]], chunk: Sequence[ObservationRecord]
+) -> bool:
+    """Take rows from ``scan`` until every URL of ``chunk`` has its state; False when done.
+
+    A URL still unknown once the scan is over is a new offer. A later batch never holds an
+    offer this call already knows (and may have changed): it looked for every URL it met
+    until found or the scan ended.
+    """
+    missing = [r.url for r in chunk if r.url not in offers]
+    while missing:
+        batch = next(scan, None)
+        if batch is None:
+            return False
+        _add_states(offers, batch)
+        missing = [url for url in missing if url not in offers]
+    return True
 
 
 def _flush(
@@ -326,15 +361,17 @@ def _flush(
     offer_rows: list[tuple],
     current_rows: list[tuple],
     identity_rows: list[tuple],
-    touch_rows: list[tuple],
     obs_rows: list[tuple],
-    extended: dict[int, tuple],
+    extend_rows: list[tuple],
 ) -> None:
-    """Write one classified chunk: inserts first, then updates by id (on the worker thread)."""
+    """Write one classified chunk: inserts first, then updates by id (on the worker thread).
+
+    A state extended and then replaced in one chunk (the same page seen twice) sets its
+    offer's ``last_seen`` twice: the current-state update comes after and has the later time.
+    """
     sink.insert(OFFERS, _OFFER_INSERT, offer_rows)
     sink.insert(OBSERVATIONS, _OBS_INSERT, obs_rows)
-    sink.update(OBSERVATIONS, ("valid_to", "last_run_id"), list(extended.values()))
-    sink.update(OFFERS, ("last_seen", "cur_run_id"), touch_rows)
+    sink.extend(extend_rows)
     sink.update(OFFERS, (*_OFFER_CURRENT, "last_seen"), current_rows)
     sink.update(OFFERS, (*_IDENTITY, "identity_changed_at"), identity_rows)
 

@@ -23,6 +23,16 @@ from sqlalchemy import Connection, Engine, text
 
 PARENT = "observations"
 DEFAULT = "observations_default"
+# Every crawl cycle moves valid_to of each offer's current state forward. valid_to is in no
+# index, so with room on the page PostgreSQL updates the row in place ("HOT": no new index
+# entries); at the default fill (100) every such update moved the row to another page and
+# added two index entries. Half a page is what makes a whole page's rows HOT on their first
+# extension, and the space of the old versions is reused on the next one. Measured on 170k
+# extensions: 1.24 s for the UPDATE, 0.54 s at 50 (80 or 90 left most updates non-HOT: 1.12 s).
+# The space is not lost: at the default fill, those moved rows had doubled the table too
+# (after two cycles of the store bench: 5,574 pages at 100, 6,234 at 50).
+FILLFACTOR = 50
+WITH_FILLFACTOR = f"WITH (fillfactor = {FILLFACTOR})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +115,9 @@ def create_month_partitions(
         name, end = partition_name(start), month_start(start, 1)
         if name not in existing:
             bounds = {"start": start, "end": end}
-            conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS) {WITH_FILLFACTOR}"
+            )
             conn.execute(
                 text(
                     f"WITH moved AS (DELETE FROM {DEFAULT} WHERE valid_from >= :start "

@@ -27,7 +27,11 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    from pricing.store.partitions import create_month_partitions, is_partitioned
+    from pricing.store.partitions import (
+        WITH_FILLFACTOR,
+        create_month_partitions,
+        is_partitioned,
+    )
 
     if is_partitioned(bind):
         return
@@ -55,7 +59,7 @@ def upgrade() -> None:
     for name, definition in indexes:
         run(f"DROP INDEX {name}")
         run(definition)  # CREATE [UNIQUE] INDEX name ON public.observations ...
-    run("CREATE TABLE observations_default PARTITION OF observations DEFAULT")
+    run(f"CREATE TABLE observations_default PARTITION OF observations DEFAULT {WITH_FILLFACTOR}")
     create_month_partitions(bind, since=first, months_ahead=MONTHS_AHEAD)
     run("INSERT INTO observations SELECT * FROM observations_unpartitioned")
     if seq:
