@@ -7,7 +7,9 @@ times one ``run_suggestions`` with 10 strategies: read, evaluate, write.
 Baselines measured in the same run, on samples and extrapolated:
 * ``baseline_loop_evaluate_s``: the same engine called once per product (what evaluating
   product by product costs); the sample's results must equal the vectorized ones.
-* ``baseline_orm_write_s``: writing the same suggestions as ORM objects (session.add_all).
+* ``baseline_orm_write_s``: writing the same suggestions as ORM objects (session.add_all);
+  ``write_ratio`` compares it with the bulk write's whole time: ``write_overlapped_s`` (SQLite
+  work on the writer thread while the evaluation went on) plus ``write_s`` (the rest).
 """
 
 from __future__ import annotations
@@ -309,6 +311,8 @@ def bench_suggest(
     t = report.timings
     baseline_eval = loop_s / max(sample, 1) * products
     baseline_write = orm_s / max(orm_sample, 1) * len(rows)
+    # The bulk write's whole time: the writer thread's beside the evaluation, and the rest.
+    write_work = t["write_s"] + t.get("write_overlapped_s", 0.0)
     emit(
         "suggest",
         {
@@ -319,7 +323,8 @@ def bench_suggest(
             "total_s": round(total, 3),
             "read_s": round(t["read_s"], 3),
             "evaluate_s": round(t["evaluate_s"], 3),
-            "write_s": round(t["write_s"], 3),
+            "write_s": round(t["write_s"], 3),  # the part on the run's critical path
+            "write_overlapped_s": round(t.get("write_overlapped_s", 0.0), 3),
             "evaluate_share": round(t["evaluate_s"] / total, 3),
             "cpu_s": round(cpu, 3),
             "load_avg_1m": round(load, 2),  # other work on the machine slows wall times
@@ -327,7 +332,7 @@ def bench_suggest(
             "ratio": round(baseline_eval / t["evaluate_s"], 1),
             "loop_agrees": agree,
             "baseline_orm_write_s": round(baseline_write, 2),
-            "write_ratio": round(baseline_write / t["write_s"], 2) if t["write_s"] else 0,
+            "write_ratio": round(baseline_write / write_work, 2) if write_work else 0,
             "peak_rss_mb": peak_rss_mb(),
         },
         as_json,

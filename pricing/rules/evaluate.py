@@ -14,6 +14,7 @@ ending, unchanged, suggest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -300,24 +301,46 @@ def evaluate(
     offers: pd.DataFrame,
     sf: StrategyFile,
     now: datetime | None = None,
+    on_strategy: Callable[[pd.DataFrame], None] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Evaluate every product under its strategy; one vectorized pass per strategy."""
+    """Evaluate every product under its strategy; one vectorized pass per strategy.
+
+    ``on_strategy`` receives each strategy's result rows as soon as they are complete (the
+    suggest run writes them while the next strategy is evaluated); ``on_step`` is called
+    between a strategy's prices and its explanations too (the writer hands work to its
+    thread then). Strategies are evaluated largest first, so the last batch, the part of
+    that write nothing overlaps, is small; the order changes nothing else, as each product
+    has one strategy.
+    """
     now = now or datetime.now(UTC)
     assigned = assign_strategies(products, sf, now)
     frames, used = [], np.zeros(len(offers), dtype=bool)
-    offer_strategy = offers["product_id"].map(assigned).to_numpy()
-    for s in sf.strategies:
-        mine = (assigned == s.name).to_numpy()
-        if not mine.any():
-            continue
-        rows = offer_strategy == s.name
-        prods = products[mine]
-        r, u = _evaluate_strategy(s, prods, offers[rows], sf.settings, now)
+    # Strategy codes (-1: none) per product and per offer row; offer rows grouped by code
+    # (stable: each group keeps the (product, price) order) so each strategy's offers are one
+    # slice of one copy, not a scan and a copy per strategy.
+    names = [s.name for s in sf.strategies]
+    code = pd.Categorical(assigned, categories=names).codes.astype("int64")
+    pos = products.index.get_indexer(offers["product_id"].to_numpy())
+    offer_code = np.where(pos >= 0, code[pos], -1)  # an offer of an unknown product: none
+    order = np.argsort(offer_code, kind="stable")
+    grouped = offers.take(order)
+    bounds = np.searchsorted(offer_code[order], np.arange(len(names) + 1))
+    sizes = np.bincount(code[code >= 0], minlength=len(names))
+    for k in sorted(np.flatnonzero(sizes), key=lambda k: (-sizes[k], k)):
+        s = sf.strategies[k]
+        prods = products[code == k]
+        lo, hi = bounds[k], bounds[k + 1]
+        r, u = _evaluate_strategy(s, prods, grouped.iloc[lo:hi], sf.settings, now)
+        if on_step is not None:
+            on_step()
         r["strategy"] = s.name
         r["explanation"] = explain(r, prods, s, s.guards.stale_hours or sf.settings.stale_hours)
         r["current"], r["cost"], r["currency"] = prods["price"], prods["cost"], prods["currency"]
         frames.append(r)
-        used[np.flatnonzero(rows)[u]] = True
+        if on_strategy is not None:
+            on_strategy(r)
+        used[order[lo:hi][u]] = True
     none = products[assigned.isna().to_numpy()]
     if len(none):
         frames.append(

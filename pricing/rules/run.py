@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from pricing.rules.config import StrategyFile, load_strategies
 from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import load_inputs
-from pricing.rules.writer import ACTOR, COLUMNS, write_run
+from pricing.rules.writer import ACTOR, COLUMNS, RunWriter
 from pricing.store.bulk import write_transaction
 from pricing.store.models import SuggestionStatus
 
@@ -100,6 +100,19 @@ def suggestion_rows(
     )
 
 
+def _counts(outcome: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in outcome.value_counts().items()}
+
+
+def _in_product_order(batches: list[pd.DataFrame], order: pd.Index) -> pd.DataFrame:
+    """The strategies' suggestion rows as one frame, in product order (as the products read)."""
+    if not batches:
+        return pd.DataFrame(columns=list(COLUMNS))
+    rows = pd.concat(batches, ignore_index=True)
+    pos = order.get_indexer(rows["product_id"].to_numpy())
+    return rows.take(np.argsort(pos, kind="stable")).reset_index(drop=True)
+
+
 def run_suggestions(
     engine: Engine,
     strategies: StrategyFile | str | Path | None = None,
@@ -120,26 +133,53 @@ def run_suggestions(
     with_tags = any(s.applies_to.tags for s in sf.strategies)
     products, offers = load_inputs(engine, sf.settings.currency_rates, with_tags=with_tags)
     t1 = time.perf_counter()
-    ev = evaluate(products, offers, sf, now)
-    rows = suggestion_rows(ev.products, run_id, now, sf)
-    t2 = time.perf_counter()
-    outcome = ev.products["outcome"]
-    counts = {str(k): int(v) for k, v in outcome.value_counts().items()}
-    if not dry_run:
-        decided = ev.products.index[outcome.isin(["suggest", "unchanged"])].to_numpy()
-        audit = dict(
-            at=now, actor=ACTOR, action="suggest_run", entity="suggest_run", entity_id=run_id,
-            count=len(rows), details={"outcomes": counts},
-        )  # fmt: skip
+    if dry_run:
+        ev = evaluate(products, offers, sf, now)
+        rows = suggestion_rows(ev.products, run_id, now, sf)
+        t2 = t3 = time.perf_counter()
+    else:
+        # The write transaction opens now: each strategy's rows are written while the next
+        # is evaluated (writer.py); any error rolls all of it back.
         with write_transaction(engine) as sink:  # SQLite: FK checks off, writer checks once
-            report.superseded, _ = write_run(sink.conn, rows, decided, run_id, now, audit)
-    t3 = time.perf_counter()
+            writer = RunWriter(sink, run_id, now)
+            batches: list[pd.DataFrame] = []
+            staging = 0.0  # this thread's share of the write, while evaluating
 
+            def write(part: pd.DataFrame) -> None:
+                nonlocal staging
+                start = time.perf_counter()
+                batch = suggestion_rows(part, run_id, now, sf)
+                decided = part.index[part["outcome"].isin(["suggest", "unchanged"])]
+                if len(batch):
+                    batches.append(batch)
+                writer.add(batch, decided.to_numpy())
+                staging += time.perf_counter() - start
+
+            failed = True
+            try:
+                ev = evaluate(products, offers, sf, now, on_strategy=write, on_step=writer.poll)
+                rows = _in_product_order(batches, products.index)
+                t2 = time.perf_counter()
+                counts = _counts(ev.products["outcome"])
+                audit = dict(
+                    at=now, actor=ACTOR, action="suggest_run", entity="suggest_run",
+                    entity_id=run_id, count=len(rows), details={"outcomes": counts},
+                )  # fmt: skip
+                report.superseded, _ = writer.finish(audit)
+                failed = False
+            finally:
+                writer.close(failed=failed)
+        t3 = time.perf_counter()
+        # evaluate_s is the evaluation alone; write_s the write's share of the run's time
+        # (staging rows in this thread, then what was left after the evaluation);
+        # write_overlapped_s the writer thread's time beside the evaluation.
+        t2 -= staging
+        report.timings["write_overlapped_s"] = writer.busy_s
     report.products = len(products)
     report.suggested = len(rows)
     report.auto_approved = int((rows["status"] == SuggestionStatus.auto_approved.value).sum())
-    report.outcomes = counts
+    report.outcomes = _counts(ev.products["outcome"])
     report.by_strategy = {str(k): int(v) for k, v in rows["strategy"].value_counts().items()}
-    report.timings = {"read_s": t1 - t0, "evaluate_s": t2 - t1, "write_s": t3 - t2}
+    report.timings.update(read_s=t1 - t0, evaluate_s=t2 - t1, write_s=t3 - t2)
     report.suggestions = rows
     return report

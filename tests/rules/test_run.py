@@ -170,14 +170,46 @@ def test_a_failed_write_rolls_everything_back(store, monkeypatch):
     run_suggestions(engine, strategy_file(LOWEST), now=NOW)  # one pending suggestion each
     store.offer(store.product("NEW", price=30), "a", 20.00)
 
-    def failing(conn, pending, decided, run_id, now):
+    def failing(conn, run_id, now, count):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(writer, "supersede", failing)  # after the new rows went in
+    monkeypatch.setattr(writer, "_audit_supersede", failing)  # after the new rows went in
     with pytest.raises(RuntimeError, match="disk full"):
         run_suggestions(engine, strategy_file(LOWEST), now=NOW + timedelta(hours=1))
     rows = suggestions(engine)
     assert len(rows) == 3 and {r.status for r in rows} == {"pending"}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 1
+
+
+def test_an_error_while_evaluating_rolls_back_rows_already_written(store, monkeypatch):
+    """Rows of the first strategy are written while the second is evaluated: an error in
+    the second still leaves no trace of the first."""
+    import pricing.rules.evaluate as evaluate_module
+
+    engine = store.engine
+    for i in range(40):
+        category = "Books" if i % 2 else "Toys"
+        store.offer(store.product(f"P{i}", price=25 + i, category=category), "a", 20.00)
+    run_suggestions(engine, strategy_file(LOWEST), now=NOW)
+    before = suggestions(engine)
+    explain, calls = evaluate_module.explain, []
+
+    def explain_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("broken strategy code")
+        return explain(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "explain", explain_then_fail)
+    sf = strategy_file(
+        {"name": "toys", "applies_to": {"categories": ["Toys"]}, "reference": {"kind": "lowest"}},
+        {"name": "books", "applies_to": {"categories": ["Books"]}, "reference": {"kind": "lowest"}},
+    )
+    with pytest.raises(RuntimeError, match="broken strategy code"):
+        run_suggestions(engine, sf, now=NOW + timedelta(hours=1))
+    assert len(calls) == 2
+    assert suggestions(engine) == before
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 1
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 10:28:33.976944
+Create Date: 2026-11-25 10:38:22.422153
 
 """
 
@@ -328,9 +328,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suggestions")),
     )
     with op.batch_alter_table("suggestions", schema=None) as batch_op:
-        batch_op.create_index("ix_suggestions_change_pct", ["change_pct"], unique=False)
         batch_op.create_index(
-            "ix_suggestions_product_created", ["product_id", "created_at"], unique=False
+            "ix_suggestions_product_status", ["product_id", "status", "created_at"], unique=False
         )
         batch_op.create_index(
             "ix_suggestions_status_age", ["status", "oldest_data_at"], unique=False
@@ -348,12 +347,8 @@ def upgrade() -> None:
             "ix_suggestions_status_price", ["status", "proposed_price"], unique=False
         )
         batch_op.create_index(
-            "ix_suggestions_status_product", ["status", "product_id"], unique=False
-        )
-        batch_op.create_index(
             "ix_suggestions_status_strategy", ["status", "strategy", "change_pct"], unique=False
         )
-        batch_op.create_index("ix_suggestions_strategy", ["strategy"], unique=False)
 
     op.create_table(
         "web_sessions",
@@ -503,16 +498,13 @@ def downgrade() -> None:
 
     op.drop_table("web_sessions")
     with op.batch_alter_table("suggestions", schema=None) as batch_op:
-        batch_op.drop_index("ix_suggestions_strategy")
         batch_op.drop_index("ix_suggestions_status_strategy")
-        batch_op.drop_index("ix_suggestions_status_product")
         batch_op.drop_index("ix_suggestions_status_price")
         batch_op.drop_index("ix_suggestions_status_margin")
         batch_op.drop_index("ix_suggestions_status_competitor")
         batch_op.drop_index("ix_suggestions_status_change")
         batch_op.drop_index("ix_suggestions_status_age")
-        batch_op.drop_index("ix_suggestions_product_created")
-        batch_op.drop_index("ix_suggestions_change_pct")
+        batch_op.drop_index("ix_suggestions_product_status")
 
     op.drop_table("suggestions")
     with op.batch_alter_table("product_price_changes", schema=None) as batch_op:
