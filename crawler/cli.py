@@ -155,9 +155,10 @@ def sites_check(name, url, sites_dir) -> None:
     from scrapy.http import HtmlResponse
 
     from crawler.extract import extract_offers
+    from crawler.jsonapi import compile_api, offer_from_api_row
     from crawler.middlewares.guard import is_truncated, looks_banned
     from crawler.siteconfig import SiteConfigError, find_site_config
-    from crawler.spiders.site import NEXT_PAGE_CSS, compile_api, offer_from_api_row, select_all
+    from crawler.spiders.site import NEXT_PAGE_CSS, select_all
 
     try:
         config = find_site_config(name, sites_dir)

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_HTML_CHARS",
     "ParsedPrice",
     "extract_offers",
+    "extract_page",
     "iso_for_symbol",
     "normalize_availability",
     "normalize_gtin",
@@ -250,18 +251,25 @@ def extract_offers(html: str, url: str, site: SiteConfig | None = None) -> list[
     comes first; ``site.selectors`` complement or override it, and ``site.selectors.listing_item``
     makes a page a listing. Each offer's price passes the quality gate (``site.price_rule``).
     """
+    return extract_page(html, url, site)[0]
+
+
+def extract_page(html: str, url: str, site: SiteConfig | None = None) -> tuple[list[Offer], object]:
+    """:func:`extract_offers`, and the whole page's parsed tree (None if it was not parsed
+    whole), so the spider can find its links without parsing the page a second time."""
     if not html:
-        return []
-    if len(html) > MAX_HTML_CHARS:
+        return [], None
+    whole = len(html) <= MAX_HTML_CHARS
+    if not whole:
         logger.warning("page %s is %d chars; parsing the first %d", url, len(html), MAX_HTML_CHARS)
         html = html[:MAX_HTML_CHARS]
     syntaxes = syntaxes_present(html)
     with_selectors = _has_selectors(site)
     if not syntaxes and not with_selectors:
-        return []
+        return [], None
     tree = _parse_tree(html)
     if tree is None:
-        return []
+        return [], None
     hint = site.currency if site is not None else None
     raws = list(structured_raw_offers(tree, url, syntaxes, hint))
     listing = not any(r.variant for r in raws) and any(
@@ -274,4 +282,4 @@ def extract_offers(html: str, url: str, site: SiteConfig | None = None) -> list[
         listing = listing or is_listing
         raws.extend(found)
     groups = _group(raws, selector_is_page)
-    return [_build(group, url, site, listing) for group in groups]
+    return [_build(group, url, site, listing) for group in groups], tree if whole else None

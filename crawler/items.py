@@ -1,7 +1,8 @@
-"""The one record every spider yields: an :class:`Offer`.
+"""The records a crawl produces: an :class:`Offer`, carried page by page in an :class:`OfferBatch`.
 
-``crawler.extract.extract_offers`` returns them, the spider adds crawl context, and the
-pipelines validate and store them. Scrapy handles dataclass items natively (itemadapter).
+``crawler.extract.extract_offers`` returns offers, the spider adds crawl context and yields one
+batch per page, and the pipelines validate and store its offers one by one. Scrapy handles
+dataclass items natively (itemadapter).
 """
 
 from __future__ import annotations
@@ -53,3 +54,19 @@ class Offer:
     page_kind: str | None = None  # product, listing, api
     suspect: bool = False
     suspect_reason: str | None = None
+
+
+@dataclass(slots=True)
+class OfferBatch:
+    """Every offer one page yielded, as one Scrapy item.
+
+    Scrapy's per-item machinery (a task, the pipeline chain, a log record, signals, stats) cost
+    more than reading an offer off a listing page, and a listing page shows dozens. So a page's
+    offers travel together, and each stays an offer where it matters: the pipelines validate and
+    drop them one by one (each drop logged, signalled and counted as Scrapy would), and
+    ``item_scraped_count`` counts offers (``SiteSpider`` adds each batch's size minus the one
+    Scrapy counts), so run records and health read the same numbers as before.
+    """
+
+    url: str  # the page the offers were read from
+    offers: list[Offer] = field(default_factory=list)

@@ -1,7 +1,9 @@
 """Item pipelines: validate → normalize → write to the store in batches, tied to the run.
 
-Validation drops what cannot be a real observation (a non-positive or absurd price, a price
-without a known currency). A price that jumped too far since the last observation is not dropped:
+Items are offers, or a page's offers together (:class:`OfferBatch`): each offer of a batch is
+validated, normalized and dropped on its own, a dropped one logged, signalled and counted as
+Scrapy does for a dropped item. Validation drops what cannot be a real observation (a
+non-positive or absurd price, a price without a known currency). A price that jumped too far since the last observation is not dropped:
 the store keeps it flagged ``suspect`` with the reason (``HistoryWriter``'s ``suspect_check``),
 and no pricing rule acts on it. Writes happen in a worker thread, a few thousand items at a time,
 so the crawl keeps downloading while the database works; whatever is left is written on close.
@@ -15,21 +17,35 @@ import math
 import re
 from decimal import Decimal
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.log import logformatter_adapter
 from twisted.internet.threads import deferToThread
 
 from crawler.context import context_of
 from crawler.extract import normalize_gtin
 from crawler.extraction.currency import ISO_CODES
-from crawler.items import AVAILABILITY_VALUES, Offer
+from crawler.items import AVAILABILITY_VALUES, Offer, OfferBatch
 from crawler.middlewares.conditional import PageUnchanged
 from pricing.store.history import HistoryWriter, ObservationRecord
 
 logger = logging.getLogger(__name__)
 
 _SPACE = re.compile(r"\s+")
+
+
+def drop_offer(crawler: Crawler, offer: Offer, exc: DropItem) -> None:
+    """One offer of a batch dropped, told as Scrapy tells a dropped item: the log line
+    (``LogFormatter.dropped``) and the ``item_dropped`` signal (``item_dropped_count``)."""
+    spider = crawler.spider
+    logkws = crawler.logformatter.dropped(offer, exc, None, spider)
+    if logkws is not None:
+        logger.log(*logformatter_adapter(logkws), extra={"spider": spider, "item": offer})
+    crawler.signals.send_catch_log(
+        signal=signals.item_dropped, item=offer, response=None, spider=spider, exception=exc
+    )
 
 
 class SuspectCheck:
@@ -59,6 +75,7 @@ class ValidatePipeline:
     """Reject offers whose price cannot be real; count offers without a price."""
 
     def __init__(self, crawler: Crawler):
+        self.crawler = crawler
         self.context = context_of(crawler)
         self.stats = crawler.stats
         self.max_price = Decimal(str(crawler.settings.getfloat("PRICEWATCH_MAX_PRICE", 1e7)))
@@ -72,8 +89,21 @@ class ValidatePipeline:
         return DropItem(f"{reason}: {offer.url}")
 
     def process_item(self, item):
+        if isinstance(item, OfferBatch):
+            kept = []
+            for offer in item.offers:
+                try:
+                    kept.append(self.validate(offer))
+                except DropItem as exc:
+                    drop_offer(self.crawler, offer, exc)
+            item.offers = kept
+            return item
         if not isinstance(item, Offer):
             return item
+        return self.validate(item)
+
+    def validate(self, item: Offer) -> Offer:
+        """The offer, its currency and availability settled; DropItem if it cannot be real."""
         if not item.url or not item.url.startswith(("http://", "https://")):
             raise self._drop("no_url", item)
         if item.price is None:
@@ -125,8 +155,16 @@ class NormalizePipeline:
         return cls()
 
     def process_item(self, item):
+        if isinstance(item, OfferBatch):
+            for offer in item.offers:
+                self.normalize(offer)
+            return item
         if not isinstance(item, Offer):
             return item
+        return self.normalize(item)
+
+    @staticmethod
+    def normalize(item: Offer) -> Offer:
         item.title = _text(item.title, 500)
         item.brand = _text(item.brand, 200)
         item.mpn = _text(item.mpn, 100)
@@ -190,7 +228,18 @@ class StorePipeline:
 
     async def process_item(self, item):
         if self.failed:
-            raise DropItem("the store failed earlier in this run", log_level="DEBUG")
+            exc = DropItem("the store failed earlier in this run", log_level="DEBUG")
+            if not isinstance(item, OfferBatch):
+                raise exc
+            for offer in item.offers:
+                drop_offer(self.crawler, offer, exc)
+            item.offers = []
+            return item
+        if isinstance(item, OfferBatch):
+            self.records.extend(map(to_record, item.offers))
+            if len(self.records) >= self.batch:
+                await self.flush()
+            return item
         if isinstance(item, PageUnchanged):
             self.touched.append(item)
             if sum(len(t.offer_urls) for t in self.touched) >= self.batch:

@@ -9,6 +9,7 @@ then closes its runs as ``interrupted``) and returns one :class:`SiteResult` per
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -76,6 +77,19 @@ def crawl_settings(
     return settings
 
 
+# The cyclic garbage collector's first-generation threshold for crawl processes (Python's
+# default is 700). A crawl allocates a burst of short-lived objects per page and per item;
+# at 700 the collector ran every few pages and cost ~15% of product-page mode's CPU (measured:
+# the same as with the collector off). Few of these objects are in cycles, so collecting
+# 30x less often costs a few MB at most.
+GC_THRESHOLD = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Collect less often in a crawl process (see ``GC_THRESHOLD``)."""
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def run_here(sites: Sequence[SiteConfig], settings: Settings, spider_cls=None) -> None:
     """Crawl ``sites`` in this process, all at once, until every crawl ends (blocks)."""
     from scrapy.crawler import CrawlerProcess
@@ -89,6 +103,7 @@ def run_here(sites: Sequence[SiteConfig], settings: Settings, spider_cls=None) -
     process = CrawlerProcess(settings)
     for site in sites:
         process.crawl(spider_cls or SiteSpider, site=site)
+    tune_gc()
     process.start()
 
 

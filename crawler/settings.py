@@ -47,6 +47,9 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
+# Scrapy's per-page "Crawled" and per-item "Scraped" DEBUG messages are not even built when
+# LOG_LEVEL would not show them (crawler/logformatter.py).
+LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
 LOGSTATS_INTERVAL = 60.0
 MEMUSAGE_ENABLED = True
 METAREFRESH_ENABLED = False
@@ -77,6 +80,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.distributed.politeness.SharedPolitenessMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
+    # A spider author's aid (warns when a request copies Scrapy-internal meta keys); ours
+    # builds every request's meta itself, and it cost a pass over every output of every page.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
     "crawler.middlewares.conditional.ValidatorRecorderMiddleware": 950,
     # Only with PRICEWATCH_BATCH (a scale-out batch). Outside the validator recorder (950), so
     # a page's recorded links are all of them, whichever batch fetched it first.

@@ -9,13 +9,14 @@ the others.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Iterator
 
 import extruct
 import jstyleson
-from extruct.jsonld import HTML_OR_JS_COMMENTLINE, JsonLdExtractor
+from extruct.jsonld import HTML_OR_JS_COMMENTLINE
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -64,9 +65,21 @@ def _loose_json(text: str) -> list:
     return []
 
 
+def _jsonld_items(text: str) -> list:
+    """One block's items, read as extruct's ``JsonLdExtractor`` reads a script (same parsing,
+    same fallback), without its per-block XPath and generators."""
+    try:
+        data = json.loads(text, strict=False)
+    except ValueError:
+        # sometimes JSON-decoding errors are due to leading HTML or JavaScript comments
+        data = jstyleson.loads(HTML_OR_JS_COMMENTLINE.sub("", text), strict=False)
+    if isinstance(data, dict):
+        data = [data]
+    return [item for item in data if item] if isinstance(data, list) else []
+
+
 def _jsonld_blocks(tree: HtmlElement, url: str) -> list:
     """JSON-LD, block by block, so one broken block does not lose the others."""
-    extractor = JsonLdExtractor()
     items: list = []
     for script in _JSONLD_SCRIPTS(tree):
         text = script.text or ""
@@ -74,9 +87,8 @@ def _jsonld_blocks(tree: HtmlElement, url: str) -> list:
             logger.debug("skipping a %d-char JSON-LD block on %s", len(text), url)
             continue
         try:
-            # extruct reads only type="application/ld+json" exactly; "…; charset=utf-8" too.
-            script.set("type", "application/ld+json")
-            items.extend(extractor.extract_items(script, base_url=url))
+            # Any type="application/ld+json…" (extruct reads only the exact type).
+            items.extend(_jsonld_items(text))
         except Exception:  # malformed JSON from an untrusted page
             found = _loose_json(text)
             if not found:

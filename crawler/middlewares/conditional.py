@@ -22,7 +22,7 @@ from scrapy.http import Request, Response
 from sqlalchemy import Engine, select
 
 from crawler.context import context_of
-from crawler.items import Offer
+from crawler.items import Offer, OfferBatch
 from pricing.store.models import PageValidator
 
 VALIDATED_KINDS = frozenset({"product", "listing", "api"})
@@ -165,7 +165,9 @@ class ValidatorRecorderMiddleware:
 
     @staticmethod
     def _note(output: Any, offers: list[str], links: list) -> None:
-        if isinstance(output, Offer):
+        if isinstance(output, OfferBatch):
+            offers.extend(offer.url for offer in output.offers)
+        elif isinstance(output, Offer):
             offers.append(output.url)
         elif isinstance(output, Request) and output.meta.get("pw_kind"):
             links.append([output.url, output.meta["pw_kind"]])

@@ -21,16 +21,17 @@ from crawler.context import context_of
 from crawler.spiders.site import select_all
 
 # Looked for in the <title> and in the first few KB: wording and widgets of common ban walls.
+# Matched against the lower-cased head (what re.I does for bytes, ASCII only): a
+# case-insensitive alternation cost ~70 µs a page, ten times this.
 BAN_TITLE = re.compile(
     rb"<title[^>]*>[^<]*(captcha|access denied|are you a (robot|human)|attention required|"
-    rb"just a moment|blocked|unusual traffic|too many requests|verify you are human)",
-    re.I,
+    rb"just a moment|blocked|unusual traffic|too many requests|verify you are human)"
 )
 BAN_WIDGET = re.compile(
     rb"class=[\"'][^\"']*(g-recaptcha|h-captcha|cf-challenge|captcha-form)|"
-    rb"/recaptcha/api\.js|hcaptcha\.com/1/api\.js|challenges\.cloudflare\.com",
-    re.I,
+    rb"/recaptcha/api\.js|hcaptcha\.com/1/api\.js|challenges\.cloudflare\.com"
 )
+WIDGET_WORDS = (b"captcha", b"challenge")  # every BAN_WIDGET alternative holds one of these
 HTML_END = re.compile(rb"</html\s*>", re.I)
 HEAD_BYTES, TAIL_BYTES = 8192, 4096
 
@@ -51,8 +52,10 @@ def is_truncated(body: bytes) -> bool:
 
 
 def looks_banned(body: bytes) -> bool:
-    head = body[:HEAD_BYTES]
-    return bool(BAN_TITLE.search(head) or BAN_WIDGET.search(head))
+    head = body[:HEAD_BYTES].lower()
+    if BAN_TITLE.search(head):
+        return True
+    return any(word in head for word in WIDGET_WORDS) and BAN_WIDGET.search(head) is not None
 
 
 class PageGuardMiddleware:

@@ -17,30 +17,22 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urljoin
 
-import jmespath
 import scrapy
+from parsel import Selector as ParselSelector
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.context import CrawlContext
-from crawler.extract import (
-    extract_offers,
-    normalize_gtin,
-    parse_availability,
-    parse_count,
-    parse_price,
-    parse_rank,
-    parse_rating,
-)
-from crawler.items import Offer
+from crawler.extract import extract_page
+from crawler.items import Offer, OfferBatch
+from crawler.jsonapi import compile_api, offer_from_api_row
 from crawler.middlewares.conditional import PageUnchanged
-from crawler.siteconfig import JsonApi, Selector, SiteConfig, find_site_config
+from crawler.siteconfig import Selector, SiteConfig, find_site_config
 
 logger = logging.getLogger(__name__)
 
@@ -51,32 +43,31 @@ CALLBACKS = {
     "product": "parse_product",
 }
 NEXT_PAGE_CSS = "link[rel=next]::attr(href), a[rel=next]::attr(href)"
-PARSERS = {
-    "stock_quantity": parse_count,
-    "review_count": parse_count,
-    "sold_count": parse_count,
-    "rank": parse_rank,
-    "rating": parse_rating,
-    "gtin": normalize_gtin,
-}
-MONEY_FIELDS = {"price", "regular_price", "shipping"}
-_PLAIN_NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 
 
-def select_all(response: Response, selector: Selector) -> list[str]:
-    """Values a config selector finds on a page (attribute values or text)."""
+def select_all(response: Response, selector: Selector, root: Any = None) -> list[str]:
+    """Values a config selector finds on a page (attribute values or text).
+
+    ``root``: the page's tree as extraction parsed it (``extract_page``), so the page is not
+    parsed a second time by Scrapy's own selector. Used for attribute values only (links):
+    that tree has no comments, so text split by a comment would come out joined.
+    """
+    reads_attribute = bool(selector.attr) or (
+        "::attr(" in (selector.css or "") and "::text" not in (selector.css or "")
+    )
+    page = response if root is None or not reads_attribute else ParselSelector(root=root)
     if selector.css:
         query = selector.css
         if selector.attr and "::" not in query:
             query += f"::attr({selector.attr})"
         elif "::" not in query:
             query += " ::text"  # every text node inside, the element's own included
-        return [v.strip() for v in response.css(query).getall() if v.strip()]
+        return [v.strip() for v in page.css(query).getall() if v.strip()]
     query = selector.xpath or ""
     if selector.attr:
         query += f"/@{selector.attr}"
-    return [v.strip() for v in response.xpath(query).getall() if v.strip()]
+    return [v.strip() for v in page.xpath(query).getall() if v.strip()]
 
 
 class SiteSpider(scrapy.Spider):
@@ -106,6 +97,7 @@ class SiteSpider(scrapy.Spider):
             re.compile(site.start.product_pattern) if site.start.product_pattern else None
         )
         spider._streak = 0
+        crawler.signals.connect(spider._batch_scraped, signal=signals.item_scraped)
         return spider
 
     def apply_site_settings(self, crawler: Crawler) -> None:
@@ -157,18 +149,28 @@ class SiteSpider(scrapy.Spider):
                 "pricewatch/failure_streak_start", stats.get_value("pricewatch/pages_parsed")
             )
 
-    def _extract(self, response: Response) -> list[Offer]:
+    def _batch_scraped(self, item: Any) -> None:
+        """``item_scraped_count`` counts offers, as when each offer was an item of its own:
+        Scrapy counted this batch once."""
+        if isinstance(item, OfferBatch) and len(item.offers) != 1:
+            self.crawler.stats.inc_value("item_scraped_count", len(item.offers) - 1)
+
+    def _extract(self, response: Response) -> tuple[list[Offer], Any]:
+        """The page's offers, and its parsed tree (None when not parsed whole)."""
         if not hasattr(response, "text"):
-            return []
+            return [], None
         try:
-            return extract_offers(response.text, response.url, self.site)
+            return extract_page(response.text, response.url, self.site)
         except Exception:  # scraped pages are untrusted: one bad page must not stop the crawl
             logger.exception("extraction failed on %s", response.url)
-            return []
+            return [], None
 
-    def _stamp(self, offer: Offer, kind: str, when: datetime) -> Offer:
-        offer.site, offer.observed_at, offer.page_kind = self.site.name, when, kind
-        return offer
+    def _batch(self, response: Response, offers: list[Offer], kind: str) -> OfferBatch:
+        """The page's offers, stamped with the crawl's context, as one item."""
+        name, when = self.site.name, _now()
+        for offer in offers:
+            offer.site, offer.observed_at, offer.page_kind = name, when, kind
+        return OfferBatch(url=response.url, offers=offers)
 
     def _not_modified(self, response: Response) -> Iterator[Any]:
         """A 304 stands in for the page we saw last time: confirm its offers, follow its links."""
@@ -186,44 +188,42 @@ class SiteSpider(scrapy.Spider):
         if response.status == 304:
             yield from self._not_modified(response)
             return
-        offers = self._extract(response)
+        offers, root = self._extract(response)
         if _is_listing(offers, response.url):
-            yield from self._listing(response, offers)
+            yield from self._listing(response, offers, root)
             return
         offers = _page_offers(offers)
         self._page_done(bool(offers))
-        now = _now()
-        for offer in offers:
-            yield self._stamp(offer, "product", now)
+        if offers:
+            yield self._batch(response, offers, "product")
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if response.status == 304:
             yield from self._not_modified(response)
             return
-        yield from self._listing(response, self._extract(response))
+        yield from self._listing(response, *self._extract(response))
 
-    def _listing(self, response: Response, offers: list[Offer]) -> Iterator[Any]:
+    def _listing(self, response: Response, offers: list[Offer], root: Any) -> Iterator[Any]:
         selectors = self.site.selectors
         if self.site.mode == "listing":
             offers = _page_offers(_own_urls(offers))
             self._page_done(bool(offers))
-            now = _now()
-            for offer in offers:
-                yield self._stamp(offer, "listing", now)
+            if offers:
+                yield self._batch(response, offers, "listing")
         else:
             links = (
-                select_all(response, selectors.product_link)
+                select_all(response, selectors.product_link, root)
                 if selectors.product_link
                 else [o.url for o in _own_urls(offers) if o.url != response.url]
             )
             self._page_done(bool(links))
             for link in dict.fromkeys(links):
                 yield self._request(response.urljoin(link), "product")
-        next_pages = (
-            select_all(response, selectors.next_page)
-            if selectors.next_page
-            else response.css(NEXT_PAGE_CSS).getall()
-        )
+        if selectors.next_page:
+            next_pages = select_all(response, selectors.next_page, root)
+        else:
+            page = response if root is None else ParselSelector(root=root)
+            next_pages = page.css(NEXT_PAGE_CSS).getall()  # attributes only
         for link in next_pages[:1]:
             yield self._request(response.urljoin(link), "listing")
 
@@ -269,13 +269,14 @@ class SiteSpider(scrapy.Spider):
             return
         api = self._api
         rows = api["items"].search(data) or []
-        now, offers = _now(), []
+        offers = []
         for row in rows if isinstance(rows, list) else []:
             offer = offer_from_api_row(row, api["fields"], self.site, response.url)
             if offer is not None and _usable(offer):
-                offers.append(self._stamp(offer, "api", now))
+                offers.append(offer)
         self._page_done(bool(offers))
-        yield from offers
+        if offers:
+            yield self._batch(response, offers, "api")
         next_url = api["next"].search(data) if api["next"] else None
         if isinstance(next_url, str) and next_url:
             yield self._request(response.urljoin(next_url), "api")
@@ -321,63 +322,3 @@ def _usable(offer: Offer) -> bool:
     return bool(offer.title or offer.gtin or offer.sku) and (
         _stated(offer) or offer.availability != "unknown"
     )
-
-
-def _money(value: Any, site: SiteConfig) -> Decimal | None:
-    """An API amount: a JSON number or a machine-written "205.49" is taken as is (whatever the
-    site's display locale); anything else is text a person would read, so price-parser."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float) or (isinstance(value, str) and _PLAIN_NUMBER.match(value)):
-        try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None
-        return amount if amount.is_finite() else None
-    amount, _currency = parse_price(
-        str(value), currency_hint=site.currency, decimal_separator=site.decimal_separator
-    )
-    return amount
-
-
-def compile_api(api: JsonApi) -> dict[str, Any]:
-    return {
-        "items": jmespath.compile(api.items),
-        "next": jmespath.compile(api.next) if api.next else None,
-        "fields": {name: jmespath.compile(path) for name, path in api.fields.items()},
-    }
-
-
-def offer_from_api_row(
-    row: Any, fields: dict[str, Any], site: SiteConfig, page_url: str
-) -> Offer | None:
-    """An API row mapped field by field with the config's (compiled) JMESPath expressions."""
-    if not isinstance(row, dict):
-        return None
-    values: dict[str, Any] = {}
-    for name, expression in fields.items():
-        value = expression.search(row)
-        if value is not None and not isinstance(value, dict | list):
-            values[name] = value
-    url = values.pop("url", None)
-    if not isinstance(url, str) or not url:
-        return None
-    offer = Offer(url=urljoin(page_url, url), price_source="api", confidence=1.0)
-    for name, value in values.items():
-        if name in MONEY_FIELDS:
-            value = _money(value, site)
-        elif name in PARSERS:
-            value = PARSERS[name](value)
-        elif name == "availability":
-            value, quantity = parse_availability(value)
-            if quantity is not None and "stock_quantity" not in values:
-                offer.stock_quantity = quantity
-        elif name == "currency":
-            value = str(value).strip().upper()[:3] or None
-        else:
-            value = str(value).strip()[:500] or None
-        if value is not None:
-            setattr(offer, name, value)
-    if offer.currency is None:
-        offer.currency = site.currency
-    return offer

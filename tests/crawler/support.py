@@ -55,3 +55,20 @@ def rewrite_config(sites_dir: Path, name: str, **changes) -> None:
         else:
             data[key] = value
     path.write_text(yaml.safe_dump(data))
+
+
+def site_crawler(tmp_path: Path, site: dict):
+    """A real Crawler with the site spider built as Scrapy builds it (no crawl is started)."""
+    from scrapy.crawler import Crawler
+    from scrapy.utils.test import get_reactor_settings
+
+    from crawler.runner import crawl_settings
+    from crawler.siteconfig import parse_site_config
+    from crawler.spiders.site import SiteSpider
+
+    settings = crawl_settings(db_url=f"sqlite:///{tmp_path / 'store.db'}", trigger="test")
+    settings.setdict(get_reactor_settings(), priority="cmdline")
+    crawler = Crawler(SiteSpider, settings)
+    crawler.spider = crawler._create_spider(site=parse_site_config(site))
+    crawler._apply_settings()
+    return crawler

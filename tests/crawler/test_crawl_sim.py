@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from crawler.runner import crawl_sites
 from pricing.store.db import make_engine
-from pricing.store.models import CrawlRun, Observation, PageValidator
+from pricing.store.models import CrawlRun, Observation, Offer, PageValidator, Site
 from pricing.store.runs import list_runs
 from shopsim import Market
 from shopsim.server import serve_in_thread
@@ -62,7 +62,19 @@ def test_every_site_crawled_and_recorded(sim, crawled):
         unlinked = conn.execute(
             select(func.count()).select_from(Observation).where(Observation.run_id.is_(None))
         ).scalar()
+        stored = dict(
+            conn.execute(
+                select(Site.name, func.count(Offer.id)).join(Offer).group_by(Site.name)
+            ).all()
+        )
     assert unlinked == 0  # every observation is tied to the run that saw it
+    # A page's offers travel as one item (OfferBatch), yet a run's items count offers: on a
+    # first crawl of listings, exactly the offers stored (a product-page crawl may reach one
+    # offer by two URLs, so at least as many).
+    for site in market.sites:
+        items = runs[site.name].items
+        listing = site.mode == "listing" or site.family == "api"
+        assert items == stored[site.name] if listing else items >= stored[site.name], site.name
 
 
 def test_extracted_prices_and_stock_equal_the_truth(sim, crawled):

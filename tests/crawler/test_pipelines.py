@@ -7,20 +7,18 @@ from decimal import Decimal
 from email.utils import format_datetime
 
 import pytest
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from scrapy.utils.test import get_reactor_settings
 from sqlalchemy import select
 
 from crawler.items import Offer, PriceCandidate
 from crawler.middlewares.guard import is_truncated, looks_banned
 from crawler.middlewares.retry import retry_after_seconds
 from crawler.pipelines import NormalizePipeline, SuspectCheck, ValidatePipeline
-from crawler.runner import crawl_settings
 from crawler.siteconfig import parse_site_config
-from crawler.spiders.site import SiteSpider, _page_offers
+from crawler.spiders.site import _page_offers
 from pricing.store.history import HistoryWriter, ObservationRecord, ensure_site
 from pricing.store.models import Observation
+from tests.crawler.support import site_crawler
 
 SITE = {
     "name": "shop-x",
@@ -33,13 +31,7 @@ SITE = {
 
 @pytest.fixture
 def crawler(tmp_path):
-    """A real Crawler with the site spider built as Scrapy builds it (no crawl is started)."""
-    settings = crawl_settings(db_url=f"sqlite:///{tmp_path / 'store.db'}", trigger="test")
-    settings.setdict(get_reactor_settings(), priority="cmdline")
-    crawler = Crawler(SiteSpider, settings)
-    crawler.spider = crawler._create_spider(site=parse_site_config(SITE))
-    crawler._apply_settings()
-    return crawler
+    return site_crawler(tmp_path, SITE)
 
 
 def test_site_politeness_becomes_the_crawl_settings(crawler):
