@@ -327,6 +327,10 @@ def bench_suggest(
             "write_overlapped_s": round(t.get("write_overlapped_s", 0.0), 3),
             "evaluate_share": round(t["evaluate_s"] / total, 3),
             "cpu_s": round(cpu, 3),
+            # CPU of all threads during each phase: comparable when other jobs load the machine
+            "read_cpu_s": round(t["read_cpu_s"], 3),
+            "evaluate_cpu_s": round(t["evaluate_cpu_s"], 3),  # with the overlapped write
+            "write_cpu_s": round(t["write_cpu_s"], 3),
             "load_avg_1m": round(load, 2),  # other work on the machine slows wall times
             "baseline_loop_evaluate_s": round(baseline_eval, 1),
             "ratio": round(baseline_eval / t["evaluate_s"], 1),

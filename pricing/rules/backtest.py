@@ -27,10 +27,9 @@ import pandas as pd
 from sqlalchemy import Engine, Float, cast, func, select
 
 from pricing.rules.config import StrategyFile
+from pricing.rules.cursor_columns import epoch, object_rows
 from pricing.rules.evaluate import evaluate
 from pricing.rules.inputs import (
-    _rows,
-    epoch,
     from_epoch,
     load_products,
     load_sites,
@@ -79,7 +78,7 @@ def _history(
         .order_by(Match.offer_id, Observation.valid_from)
     )
     with engine.connect() as conn:
-        a = _rows(conn, stmt)
+        a = object_rows(conn, stmt)
         sites = load_sites(conn)
     return (
         offer_frame(a[:, :8], sites).assign(valid_from=from_epoch(a[:, 8])) if len(a) else None
@@ -101,7 +100,7 @@ def _start_prices(engine: Engine, products: pd.DataFrame, start: datetime) -> pd
         .order_by(ProductPriceChange.product_id, ProductPriceChange.changed_at)
     )
     with engine.connect() as conn:
-        a = _rows(conn, stmt)
+        a = object_rows(conn, stmt)
     known = (
         pd.Series(a[:, 1], index=a[:, 0]).groupby(level=0).last()
         if len(a)
@@ -115,7 +114,7 @@ def _daily_units(engine: Engine, products: pd.DataFrame) -> pd.Series:
         ClickDaily.product_id
     )
     with engine.connect() as conn:
-        a = _rows(conn, stmt)
+        a = object_rows(conn, stmt)
     q0 = pd.Series(a[:, 1], index=a[:, 0]).astype("float64") if len(a) else pd.Series(dtype=float)
     return q0.reindex(products.index).fillna(1.0)
 

@@ -68,12 +68,29 @@ class _Some:
 
 
 def money(values) -> np.ndarray:
-    """'19.49' per value ('' for NaN)."""
+    """'19.49' per value ('' for NaN).
+
+    Each distinct value is formatted once: amounts repeat (prices with endings, bounds),
+    and formatting was most of this (0.03 s against 0.006-0.017 per 145k-row column).
+    Distinct by bit pattern, so -0.0 keeps its own text ('-0.00').
+    """
     arr = np.asarray(values, dtype="float64")
     ok = ~np.isnan(arr)
     out = np.full(len(arr), "", dtype=object)
-    out[ok] = [f"{v:.2f}" for v in arr[ok].tolist()]
+    codes, uniques = pd.factorize(arr[ok].view("int64"))
+    texts = [f"{v:.2f}" for v in uniques.view("float64").tolist()]
+    out[ok] = np.array(texts, dtype=object)[codes]
     return out
+
+
+def cut_names(values: pd.Series, width: int, missing: object) -> np.ndarray:
+    """Names (scraped competitor names) cut to ``width`` characters, ``missing`` for NA.
+
+    Each distinct name is cut once: there are few (sites) in a long column (pandas' .str
+    per row was 0.07 s of a run).
+    """
+    codes, uniques = pd.factorize(values)
+    return np.array([str(u)[:width] for u in uniques] + [missing], dtype=object)[codes]
 
 
 _SMALL = np.array([str(i) for i in range(256)], dtype=object)
@@ -117,10 +134,7 @@ def _ordinal(n: int) -> str:
 def _reference(r: pd.DataFrame, m: _Amounts, s: Strategy) -> np.ndarray:
     ref = s.reference
     has = r["ref"].notna().to_numpy()
-    site = (
-        r["ref_site"].astype(object).where(r["ref_site"].notna(), "").astype(str).str.slice(0, 60)
-    )
-    site = site.to_numpy(dtype=object)
+    site = cut_names(r["ref_site"], 60, "")
     amount = m.at("ref")
     kinds = {  # only the strategy's kind is built
         "lowest": lambda: ("lowest competitor ", site, " ", amount),
@@ -312,6 +326,7 @@ def explain(r: pd.DataFrame, prods: pd.DataFrame, s: Strategy, stale_hours: floa
     """
     outcome = r["outcome"].to_numpy()
     out = np.full(len(r), "", dtype=object)
+    prods = prods[["cost", "price"]]  # all that is shown of them: fewer columns to subset
     decided = np.isin(outcome, ["suggest", "unchanged"])
     if decided.any():
         out[decided] = _chain(r[decided], prods[decided], s, stale_hours)

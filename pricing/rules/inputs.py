@@ -3,8 +3,8 @@
 Two frames, loaded with a few set-based queries. 850k offers must load in about a second, so
 the offer query returns compact columns (flags packed into one small integer, times as epoch
 seconds, money cast to float in SQL) and numpy unpacks them: SQLAlchemy Row objects and
-Decimals would cost more than the whole evaluation (measured). On SQLite the offers come as
-text formatted by SQLite itself and parsed by pandas (sqlite_columns.py), not through the
+Decimals would cost more than the whole evaluation (measured). On SQLite most offers come as
+text formatted by SQLite itself and parsed by numpy (sqlite_columns.py), not through the
 driver's cursor, whose one Python object per value was most of the read.
 
 Only matches a manager confirmed or that matching accepted are read. Everything else an offer
@@ -19,7 +19,7 @@ a broken run's sighting does not, even of an unchanged price.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -36,11 +36,10 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from pricing.rules.config import Rates
-from pricing.rules.sqlite_columns import exact_on, read_columns
+from pricing.rules.cursor_columns import columns, epoch, object_rows, typed_columns
+from pricing.rules.sqlite_columns import exact_on
 from pricing.store.models import (
     CrawlRun,
     ElasticityEstimate,
@@ -54,53 +53,6 @@ from pricing.store.models import (
 
 USABLE_MATCHES = (MatchStatus.accepted.value, MatchStatus.confirmed.value)
 F_SUBSTITUTE, F_SUSPECT, F_CONFIRMED, F_IN_STOCK, F_BROKEN = 1, 2, 4, 8, 16
-
-
-class epoch(FunctionElement):
-    """Seconds since 1970 of a timestamp column, computed by the database."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(epoch, "sqlite")
-def _epoch_sqlite(element, compiler, **kw):
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
-
-
-@compiles(epoch)
-def _epoch_default(element, compiler, **kw):
-    return (
-        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
-    )
-
-
-def _fetch(conn: Connection, stmt) -> list[tuple]:
-    """A Core statement's rows as the driver's tuples, skipping SQLAlchemy's Row objects."""
-    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}).string
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _rows(conn: Connection, stmt) -> np.ndarray:
-    """Rows of a Core statement as a 2-D object array, straight from the driver's cursor."""
-    rows = _fetch(conn, stmt)
-    width = len(stmt.selected_columns)
-    return np.array(rows, dtype=object).reshape(len(rows), width)
-
-
-def _typed_rows(conn: Connection, stmt, kinds: tuple[str, ...]) -> list[np.ndarray]:
-    """Columns of a statement through the cursor, typed as read_columns types them: numpy
-    converts a tuple of ints or floats (None as NaN) in C, where going through a 2-D object
-    array and ``astype`` per column cost three times as much (measured)."""
-    rows = _fetch(conn, stmt)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(kinds)
-    dtypes = {"int": "int64", "float": "float64", "text": object}
-    return [np.array(c, dtype=dtypes[k]) for c, k in zip(columns, kinds, strict=True)]
 
 
 def _floats(col) -> np.ndarray:
@@ -117,7 +69,11 @@ def _flag(cond, bit: int):
 
 
 def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
-    """Our products, indexed by id, with their elasticity (SKU's own, else category's)."""
+    """Our products, indexed by id, with their elasticity (SKU's own, else category's).
+
+    Through the cursor: the columnar reader was slower here (0.9 s against 0.6 s, measured),
+    its text columns are mostly distinct values (SKUs), each decoded from hex on its own.
+    """
     money = ("cost", "price", "floor", "ceiling", "map_price")
     stmt = select(
         Product.id, Product.sku, Product.category, Product.brand,
@@ -125,7 +81,7 @@ def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
         Product.currency, _flag(Product.in_stock.is_(False), 1),
         epoch(Product.price_changed_at),
     ).order_by(Product.id)  # fmt: skip
-    a = _typed_rows(
+    a = typed_columns(
         conn, stmt, ("int", "text", "text", "text", *["float"] * 5, "text", "int", "float")
     )
     df = pd.DataFrame(
@@ -146,19 +102,20 @@ def _tags(conn: Connection) -> pd.Series:
     stmt = select(Product.id, type_coerce(Product.tags, String)).where(Product.tags.is_not(None))
     if conn.dialect.name == "sqlite":  # JSON null and [] are text there: skip them in SQL
         stmt = stmt.where(type_coerce(Product.tags, String).not_in(["null", "[]"]))
-    rows = _rows(conn, stmt)
+    rows = [(pid, raw) for pid, raw in object_rows(conn, stmt) if raw not in ("null", "[]", "")]
+    # SQLite's JSON texts parsed in one call, as one array: 14k json.loads calls were 0.05 s.
+    texts = [raw for _, raw in rows if isinstance(raw, str)]
+    parsed = iter(json.loads(f"[{','.join(texts)}]") if texts else ())
     found: dict[int, list] = {}
-    for pid, raw in rows:
-        if raw in ("null", "[]", ""):  # JSON null and empty lists, the common case: skip parsing
-            continue
-        value = json.loads(raw) if isinstance(raw, str) else raw
+    for pid, raw in rows:  # JSON null and empty lists, the common case, are skipped above
+        value = next(parsed) if isinstance(raw, str) else raw
         if value:
             found[int(pid)] = [str(t) for t in value] if isinstance(value, list) else [str(value)]
     return pd.Series(found, dtype=object)
 
 
 def _attach_elasticity(conn: Connection, products: pd.DataFrame) -> pd.DataFrame:
-    est = _rows(
+    est = object_rows(
         conn,
         select(
             ElasticityEstimate.scope, ElasticityEstimate.key, ElasticityEstimate.elasticity
@@ -188,8 +145,9 @@ def raw_offers(
     """The usable matches' current offer states, unconverted.
 
     ``id_range``: only products with ``lo <= id < hi`` (lets two connections share the work).
-    ``columnar``: read through sqlite_columns where it is exact (slightly more CPU than the
-    cursor, but spent inside SQLite without the GIL), else through the driver's cursor.
+    ``columnar``: read through sqlite_columns where it is exact (less CPU than the cursor,
+    1.3 s against 1.9 s for 850k offers, and mostly spent inside SQLite without the GIL),
+    else through the driver's cursor.
     """
     sites = load_sites(conn)
     stmt = usable_offer_select(
@@ -198,15 +156,12 @@ def raw_offers(
     )  # fmt: skip
     if id_range is not None:
         stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
-    if columnar and exact_on(conn):
-        columns = read_columns(conn, stmt, OFFER_KINDS, not_null=(0, 1, 2, 6))
-        if columns is not None:
-            return offer_frame(columns, sites)
-    return offer_frame(_typed_rows(conn, stmt, OFFER_KINDS), sites)
+    return offer_frame(columns(conn, stmt, OFFER_KINDS, (0, 1, 2, 6), columnar), sites)
 
 
-# What usable_offer_select returns, for the columnar reader: ids and flags are never NULL.
-OFFER_KINDS = ("int", "int", "int", "float", "text", "float", "int", "float")
+# What usable_offer_select returns, for the columnar reader: ids and flags are never NULL;
+# price, confidence and time travel as exact integers (sqlite_columns.CODECS).
+OFFER_KINDS = ("int", "int", "int", "money", "text", "unit", "int", "epoch")
 
 
 def usable_offer_select(*, price, currency, suspect, availability, run_id, seen) -> Select:
@@ -238,7 +193,7 @@ def usable_offer_select(*, price, currency, suspect, availability, run_id, seen)
 
 
 def load_sites(conn: Connection) -> np.ndarray:
-    return _rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
+    return object_rows(conn, select(Site.id, Site.name, Site.currency).order_by(Site.id))
 
 
 def offer_flags(substitute, suspect, confirmed, in_stock, broken):
@@ -338,8 +293,9 @@ def load_inputs(
     takes a global mutex for every allocation (memory statistics on, lookaside compiled
     out) and formatting text allocates per value, so two at once were slower than one after
     the other (measured); and not two cursor reads: each row's step hands the GIL over,
-    5.3 s against 2.9 s in one thread (measured). Each connection reads its own snapshot; a
-    write landing between them can only make data a moment newer.
+    5.3 s against 2.9 s in one thread (measured). Each thread converts and sorts its own
+    part. Each connection reads its own snapshot; a write landing between them can only make
+    data a moment newer.
     """
     with engine.connect() as conn:
         lo, hi = conn.execute(select(func.min(Match.product_id), func.max(Match.product_id))).one()
@@ -356,11 +312,25 @@ def load_inputs(
 
     if sqlite:
         cut = lo + int((hi + 1 - lo) * CURSOR_SHARE)
+        ready: Future[pd.DataFrame] = Future()  # our products, for the other thread
+
+        def upper() -> pd.DataFrame:
+            # Converted and sorted here too: the parts are product id ranges, each sorted by
+            # (product, price), so their concatenation is sorted as one sort would have it.
+            return prepare_offers(part((cut, hi + 1), True), ready.result(), rates)
+
         with ThreadPoolExecutor(1) as pool:
-            upper = pool.submit(part, (cut, hi + 1), True)
-            with engine.connect() as conn:  # meanwhile, in this thread
-                products = load_products(conn, with_tags=with_tags)
-            parts = [part((lo, cut)), upper.result()]
+            job = pool.submit(upper)
+            try:
+                with engine.connect() as conn:  # meanwhile, in this thread
+                    products = load_products(conn, with_tags=with_tags)
+            except BaseException as exc:
+                ready.set_exception(exc)
+                raise
+            ready.set_result(products)
+            parts = [prepare_offers(part((lo, cut)), products, rates)] if cut > lo else []
+            parts.append(job.result())
+        return products, _concat(parts)
     else:
         cuts = [lo + (hi + 1 - lo) * i // workers for i in range(workers)] + [hi + 1]
         with ThreadPoolExecutor(workers) as pool:
@@ -368,12 +338,25 @@ def load_inputs(
             with engine.connect() as conn:  # meanwhile, in this thread
                 products = load_products(conn, with_tags=with_tags)
             parts = [f.result() for f in futures]
-    return products, prepare_offers(pd.concat(parts, ignore_index=True), products, rates)
+    return products, prepare_offers(_concat(parts), products, rates)
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Offer frames read in parts as one, as one read would have made it: parts that saw
+    different currencies concatenate their categoricals to plain text, so make it one again."""
+    if len(parts) == 1:
+        return parts[0]
+    offers = pd.concat(parts, ignore_index=True)
+    if not isinstance(offers["orig_currency"].dtype, pd.CategoricalDtype):
+        offers["orig_currency"] = pd.Categorical(offers["orig_currency"].to_numpy(dtype=object))
+    return offers
 
 
 # SQLite's split: the share of product ids this thread reads through the cursor after our
-# products, so that it ends with the columnar thread (170k products, 850k offers: measured).
-CURSOR_SHARE = 1 / 3
+# products, so that it ends with the columnar thread. 170k products, 850k offers, CPU
+# measured per part: products 0.6 s, all offers 1.9 s through the cursor and 1.3 s columnar
+# (each with its conversion and sort), so 0.6 + 1.9 s = 1.3 (1 - s) at s = 0.2.
+CURSOR_SHARE = 0.2
 
 
 def hours_since(times: pd.Series, now: datetime) -> np.ndarray:

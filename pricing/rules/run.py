@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from pricing.rules.config import StrategyFile, load_strategies
 from pricing.rules.evaluate import evaluate
+from pricing.rules.explain import cut_names
 from pricing.rules.inputs import load_inputs
 from pricing.rules.writer import ACTOR, COLUMNS, RunWriter
 from pricing.store.bulk import write_transaction
@@ -88,14 +89,15 @@ def suggestion_rows(
             "margin_before": np.round(before, 3),
             "margin_after": np.round(after, 3),
             "competitor_count": s["n_used"].to_numpy(dtype="int64"),
-            "lowest_competitor": s["lowest_site"].astype(object).str.slice(0, 100).to_numpy(),
+            "lowest_competitor": cut_names(s["lowest_site"], 100, np.nan),
             "oldest_data_at": s["oldest_data_at"].array,
             "explanation": s["explanation"].to_numpy(dtype=object),
             "status": np.where(
                 auto, SuggestionStatus.auto_approved.value, SuggestionStatus.pending.value
             ),
             "created_at": now,
-            "decided_at": np.where(auto, now, None),
+            # Typed even where no row is auto-approved, so batches concatenate to one dtype.
+            "decided_at": pd.array(np.where(auto, now, None), dtype="datetime64[us, UTC]"),
         }
     )
 
@@ -129,17 +131,20 @@ def run_suggestions(
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     report = SuggestReport(run_id=run_id, dry_run=dry_run)
 
-    t0 = time.perf_counter()
+    # CPU seconds of the whole process (all threads) in each phase too: wall times stretch
+    # when other work shares the machine, CPU times much less.
+    t0, c0 = time.perf_counter(), time.process_time()
     with_tags = any(s.applies_to.tags for s in sf.strategies)
     products, offers = load_inputs(engine, sf.settings.currency_rates, with_tags=with_tags)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     if dry_run:
         ev = evaluate(products, offers, sf, now)
         rows = suggestion_rows(ev.products, run_id, now, sf)
         t2 = t3 = time.perf_counter()
+        c2 = c3 = time.process_time()
     else:
-        # The write transaction opens now: each strategy's rows are written while the next
-        # is evaluated (writer.py); any error rolls all of it back.
+        # The write transaction opens now: each batch's rows are written while the next is
+        # evaluated (writer.py); any error rolls all of it back.
         with write_transaction(engine) as sink:  # SQLite: FK checks off, writer checks once
             writer = RunWriter(sink, run_id, now)
             batches: list[pd.DataFrame] = []
@@ -157,9 +162,9 @@ def run_suggestions(
 
             failed = True
             try:
-                ev = evaluate(products, offers, sf, now, on_strategy=write, on_step=writer.poll)
+                ev = evaluate(products, offers, sf, now, on_batch=write, on_step=writer.poll)
                 rows = _in_product_order(batches, products.index)
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 counts = _counts(ev.products["outcome"])
                 audit = dict(
                     at=now, actor=ACTOR, action="suggest_run", entity="suggest_run",
@@ -169,7 +174,7 @@ def run_suggestions(
                 failed = False
             finally:
                 writer.close(failed=failed)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         # evaluate_s is the evaluation alone; write_s the write's share of the run's time
         # (staging rows in this thread, then what was left after the evaluation);
         # write_overlapped_s the writer thread's time beside the evaluation.
@@ -181,5 +186,7 @@ def run_suggestions(
     report.outcomes = _counts(ev.products["outcome"])
     report.by_strategy = {str(k): int(v) for k, v in rows["strategy"].value_counts().items()}
     report.timings.update(read_s=t1 - t0, evaluate_s=t2 - t1, write_s=t3 - t2)
+    # evaluate_cpu_s: while evaluating, so with the staging and the writer thread's share.
+    report.timings.update(read_cpu_s=c1 - c0, evaluate_cpu_s=c2 - c1, write_cpu_s=c3 - c2)
     report.suggestions = rows
     return report

@@ -1,6 +1,6 @@
 """Writing a suggest run, in one transaction: all of it or nothing.
 
-:class:`RunWriter` takes the run strategy by strategy while the evaluation goes on. Pending
+:class:`RunWriter` takes the run batch by batch while the evaluation goes on. Pending
 suggestions are listed first; new rows go in, the listed pending ones of every decided
 product are superseded, auto-approvals get their decisions and audit rows with set-based
 INSERT … SELECT. SQLite's per-row foreign-key lookups are off for the write (the bulk sink's
@@ -8,16 +8,18 @@ transaction, as for the history writer): one check of all product ids replaces t
 
 On SQLite most of the write is SQLite maintaining the suggestions table's indexes (about
 0.25 s per index per 120k rows, measured), and that work can run beside the evaluation: each
-strategy's rows are staged in a temporary table (no indexes, cheap) by the evaluating thread,
-and a worker thread moves them into ``suggestions`` with one ``INSERT … SELECT`` and
+batch's rows (a strategy's products, up to evaluate.BATCH at a time) are staged in a temporary
+table (no indexes, cheap) by the evaluating thread, and a worker thread moves them into
+``suggestions`` with one ``INSERT … SELECT`` and
 supersedes the replaced rows with one ``UPDATE``. A single statement is a single
 ``sqlite3_step``, which runs without the GIL, so the index upkeep uses the other core while
-Python evaluates the next strategy. (Row-by-row ``executemany`` in a thread gained nothing:
+Python evaluates the next batch. (Row-by-row ``executemany`` in a thread gained nothing:
 it takes the GIL back after every row; staging and moving cost the same CPU as a direct
 insert, measured.) The connection is never used by both threads at once: a batch is staged
 only while the worker is idle, otherwise its rows wait in memory for the next turn.
 PostgreSQL collects the batches and writes them at the end through the store's bulk sink
-(binary COPY). Rows are inserted strategy by strategy, so suggestion ids follow that order.
+(binary COPY). Rows are inserted strategy by strategy, each strategy's in product order, so
+suggestion ids follow that order.
 """
 
 from __future__ import annotations
@@ -221,9 +223,9 @@ def write_run(
 
 
 class RunWriter:
-    """One run's write inside the caller's transaction, fed strategy by strategy.
+    """One run's write inside the caller's transaction, fed batch by batch.
 
-    ``add`` each strategy's suggestion rows and decided products as the evaluation produces
+    ``add`` each batch's suggestion rows and decided products as the evaluation produces
     them, then ``finish`` once; ``close`` always (it stops the worker; after an error it
     interrupts the statement in progress, and the caller's transaction rolls everything
     back). See the module docstring for why SQLite writes on a worker thread.
@@ -232,6 +234,7 @@ class RunWriter:
     _ROWS, _STALE = "pw_suggest_rows", "pw_suggest_stale"
     # Staged per row; created_at and suggest_run are the run's, decided_at follows status.
     _STAGED = tuple(c for c in COLUMNS if c not in ("created_at", "suggest_run", "decided_at"))
+    _PER_INSERT = 50  # rows per staging INSERT: 650 parameters, within any build's limit
 
     def __init__(self, sink: Sink, run_id: str, now: datetime):
         self.sink, self.conn, self.run_id, self.now = sink, sink.conn, run_id, now
@@ -239,7 +242,7 @@ class RunWriter:
         self.staged = self.conn.dialect.name == "sqlite"
         self._frames: list[pd.DataFrame] = []  # PostgreSQL: written at the end
         self._decided: list[np.ndarray] = []
-        self._rows: list[tuple] = []  # SQLite: waiting to be staged
+        self._rows: list[tuple[list, list]] = []  # SQLite: batches waiting to be staged
         self._stale: list[int] = []
         self._job: Future | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -257,7 +260,7 @@ class RunWriter:
         return self.sink.raw.execute(sql, params)
 
     def add(self, rows: pd.DataFrame, decided: np.ndarray) -> None:
-        """One strategy's suggestion rows and the products it decided (suggest or unchanged)."""
+        """One batch's suggestion rows and the products it decided (suggest or unchanged)."""
         self._decided.append(np.asarray(decided, dtype="int64"))
         self._stale += self.pending.loc[self.pending["product_id"].isin(decided), "id"].tolist()
         if not len(rows):
@@ -266,7 +269,7 @@ class RunWriter:
         if not self.staged:
             self._frames.append(rows)
             return
-        self._rows += self._tuples(rows)
+        self._rows.append(self._parameters(rows))
         self.poll()
 
     def poll(self) -> None:
@@ -278,14 +281,20 @@ class RunWriter:
             self._stage()
             self._job = self._pool.submit(self._move_timed)
 
-    def _tuples(self, rows: pd.DataFrame) -> list[tuple]:
-        """The staged columns in their storage forms (SQLite: money is a REAL, as computed)."""
+    def _parameters(self, rows: pd.DataFrame) -> tuple[list, list]:
+        """The staged columns in their storage forms (SQLite: money is a REAL, as computed),
+        as (parameter lists of ``_PER_INSERT`` rows each, the rows left over)."""
         cols = {c: _py(rows[c]) for c in self._STAGED if c != "oldest_data_at"}
         cols["oldest_data_at"] = stamps(self.sink, rows["oldest_data_at"])
         if not isinstance(self.sink.money(0.5), float):
             for c in ("current_price", "proposed_price"):
                 cols[c] = [None if v is None else self.sink.money(v) for v in cols[c]]
-        return list(zip(*(cols[c] for c in self._STAGED), strict=True))
+        grid = np.empty((len(rows), len(self._STAGED)), dtype=object)
+        for j, c in enumerate(self._STAGED):
+            grid[:, j] = cols[c]
+        full = len(rows) - len(rows) % self._PER_INSERT
+        chunks = grid[:full].reshape(-1, self._PER_INSERT * len(self._STAGED))
+        return chunks.tolist(), grid[full:].tolist()
 
     def _collect(self) -> None:
         """Wait for the worker's batch; its error, if any, is raised here."""
@@ -294,9 +303,13 @@ class RunWriter:
             self.superseded += job.result()
 
     def _stage(self) -> None:
-        if self._rows:
-            marks = ", ".join("?" * len(self._STAGED))
-            self.sink.raw.executemany(f"INSERT INTO temp.{self._ROWS} VALUES ({marks})", self._rows)
+        """Insert what waits into the staging tables (the worker waits for the connection):
+        50 rows per INSERT, 0.15 s against 0.23 s one by one for 123k rows (measured)."""
+        one = f"({', '.join('?' * len(self._STAGED))})"
+        many = ", ".join([one] * self._PER_INSERT)
+        for chunks, rest in self._rows:  # in order: suggestion ids follow it
+            self.sink.raw.executemany(f"INSERT INTO temp.{self._ROWS} VALUES {many}", chunks)
+            self.sink.raw.executemany(f"INSERT INTO temp.{self._ROWS} VALUES {one}", rest)
         if self._stale:
             self.sink.raw.executemany(
                 f"INSERT INTO temp.{self._STALE} VALUES (?)", [(i,) for i in self._stale]

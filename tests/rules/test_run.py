@@ -256,3 +256,36 @@ def test_a_product_deleted_during_the_run_fails_it_and_writes_nothing(store, mon
     assert suggestions(engine) == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 0
+
+
+def test_evaluating_in_batches_changes_nothing(store, monkeypatch):
+    """A strategy's products are evaluated (and written) BATCH at a time: the rows written,
+    in their order (suggestion ids follow it), are those of one pass per strategy."""
+    import pricing.rules.evaluate as evaluate_module
+
+    for i in range(30):
+        pid = store.product(f"P{i:02d}", price=25 + i, category=("Books", "Toys", "Misc")[i % 3])
+        store.offer(pid, "a", 20.0 + i / 7)
+        store.offer(pid, "b", 21.0 + i / 5, availability="out_of_stock" if i % 4 else "in_stock")
+    sf = strategy_file(
+        {"name": "toys", "applies_to": {"categories": ["Toys"]}, "reference": {"kind": "lowest"}},
+        {"name": "books", "applies_to": {"categories": ["Books"]}, "reference": {"kind": "median"}},
+        {"name": "rest", "adjustment": {"kind": "undercut", "pct": 1}, "stock": {"raise_pct": 5}},
+        auto_approve_below_pct=30,
+    )
+
+    def run(batch: int) -> tuple[list, pd.DataFrame]:
+        monkeypatch.setattr(evaluate_module, "BATCH", batch)
+        report = run_suggestions(store.engine, sf, now=NOW)
+        mine = select(
+            Suggestion.product_id, Suggestion.strategy, Suggestion.proposed_price,
+            Suggestion.explanation, Suggestion.status,
+        ).where(Suggestion.suggest_run == report.run_id).order_by(Suggestion.id)  # fmt: skip
+        with store.engine.connect() as conn:
+            written = [tuple(r) for r in conn.execute(mine)]
+        return written, report.suggestions.drop(columns=["suggest_run", "created_at"])
+
+    in_batches, one_pass = run(4), run(10**9)
+    assert len(in_batches[0]) > 12 and {r[4] for r in in_batches[0]} == {"pending", "auto_approved"}
+    assert in_batches[0] == one_pass[0]
+    pd.testing.assert_frame_equal(in_batches[1], one_pass[1])
