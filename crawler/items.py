@@ -64,8 +64,8 @@ class OfferBatch:
     more than reading an offer off a listing page, and a listing page shows dozens. So a page's
     offers travel together, and each stays an offer where it matters: the pipelines validate and
     drop them one by one (each drop logged, signalled and counted as Scrapy would), and
-    ``item_scraped_count`` counts offers (``SiteSpider`` adds each batch's size minus the one
-    Scrapy counts), so run records and health read the same numbers as before.
+    ``item_scraped_count`` counts offers (crawler/extensions/offerstats.py counts a batch as
+    its offers), so run records and health read the same numbers as before.
     """
 
     url: str  # the page the offers were read from

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urljoin
 
 import jmespath
 
@@ -23,6 +22,7 @@ from crawler.extract import (
 )
 from crawler.items import Offer
 from crawler.siteconfig import JsonApi, SiteConfig
+from crawler.urls import join_url
 
 PARSERS = {
     "stock_quantity": parse_count,
@@ -103,7 +103,7 @@ def offer_from_api_row(
     url = values.pop("url", None)
     if not isinstance(url, str) or not url:
         return None
-    offer = Offer(url=urljoin(page_url, url), price_source="api", confidence=1.0)
+    offer = Offer(url=join_url(page_url, url), price_source="api", confidence=1.0)
     for name, value in values.items():
         if name in MONEY_FIELDS:
             value = _money(value, site)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from decimal import Decimal
 
 from scrapy import signals
@@ -32,8 +31,6 @@ from crawler.middlewares.conditional import PageUnchanged
 from pricing.store.history import HistoryWriter, ObservationRecord
 
 logger = logging.getLogger(__name__)
-
-_SPACE = re.compile(r"\s+")
 
 
 def drop_offer(crawler: Crawler, offer: Offer, exc: DropItem) -> None:
@@ -138,7 +135,9 @@ class ValidatePipeline:
 def _text(value: str | None, limit: int) -> str | None:
     if value is None:
         return None
-    value = _SPACE.sub(" ", str(value)).strip()
+    # Runs of whitespace made one space, ends stripped: re.sub(r"\s+", " ", ...).strip()
+    # without the regex (str.split and \s agree on what whitespace is); four fields an offer.
+    value = " ".join(str(value).split())
     return value[:limit] or None
 
 
@@ -170,8 +169,10 @@ class NormalizePipeline:
         item.mpn = _text(item.mpn, 100)
         item.sku = _text(item.sku, 100)
         item.gtin = normalize_gtin(item.gtin)
-        for name in ("stock_quantity", "review_count", "sold_count", "rank"):
-            setattr(item, name, _count(getattr(item, name)))
+        item.stock_quantity = _count(item.stock_quantity)
+        item.review_count = _count(item.review_count)
+        item.sold_count = _count(item.sold_count)
+        item.rank = _count(item.rank)
         if item.rating is not None and (math.isnan(item.rating) or not 0 <= item.rating <= 10):
             item.rating = None
         if item.shipping is not None and (not item.shipping.is_finite() or item.shipping < 0):

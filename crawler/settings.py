@@ -55,6 +55,9 @@ MEMUSAGE_ENABLED = True
 METAREFRESH_ENABLED = False
 HTTPCACHE_ENABLED = False
 EXTENSIONS = {
+    # CoreStats, with item_scraped_count counting a batch's offers (crawler/items.py).
+    "scrapy.extensions.corestats.CoreStats": None,
+    "crawler.extensions.offerstats.OfferStats": 0,
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.feedexport.FeedExporter": None,
     "scrapy.extensions.spiderstate.SpiderState": None,
@@ -99,6 +102,7 @@ ITEM_PIPELINES = {
 
 # Pricewatch's own settings (each component reads its own, once, in __init__).
 PRICEWATCH_DB_URL = None  # None: PRICEWATCH_DB_URL from the environment, else ./pricewatch.db
+PRICEWATCH_INIT_DB = True  # migrate the schema on first use (crawl_sites' children: it did)
 PRICEWATCH_SITES_DIR = None  # None: PRICEWATCH_SITES_DIR from the environment, else crawler/sites
 PRICEWATCH_TRIGGER = "scrapy"  # recorded on the crawl run: cli, schedule, celery:<batch>, bench
 PRICEWATCH_STORE_BATCH = 2000  # items per write transaction

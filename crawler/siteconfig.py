@@ -10,7 +10,7 @@ import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from crawler.urls import join_url
 
 SITES_DIR = Path(__file__).parent / "sites"
 # libyaml's safe loader when present: 10x faster on configs that list thousands of URLs.
@@ -348,7 +350,7 @@ class SiteConfig(_Strict):
 
     def absolute(self, url: str) -> str:
         """Resolve a config URL (often a path) against the site's base URL."""
-        return urljoin(self.base_url + "/", url)
+        return join_url(self.base_url + "/", url)
 
 
 def _key(loc: tuple) -> str:

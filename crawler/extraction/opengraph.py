@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from crawler.extraction.normalize import normalize_gtin
 from crawler.extraction.records import RawOffer, first, iso_code, money
 from crawler.extraction.text import clean_optional
+from crawler.urls import join_url
 
 _OG_PRICE = (
     "product:sale_price:amount",
@@ -39,7 +38,7 @@ def raw_offers_from_opengraph(items: list, page_url: str, hint: str | None) -> l
         result.append(
             RawOffer(
                 source="opengraph",
-                url=urljoin(page_url, url) if isinstance(url, str) and url else None,
+                url=join_url(page_url, url) if isinstance(url, str) and url else None,
                 title=clean_optional(item.get("og:title")),
                 brand=clean_optional(item.get("product:brand") or item.get("og:brand"), 200),
                 gtin=normalize_gtin(

@@ -322,6 +322,12 @@ def parse_price(
     return parsed.amount, parsed.currency
 
 
+# parse_price_parts' tests, compiled once (it runs for every price box read by a selector).
+_SEPARATOR_PART = re.compile(r"[.,]\d*")
+_CENTS_PART = re.compile(r"\d{2}")
+_ENDS_IN_DECIMALS = re.compile(r"[.,]\d{1,2}$")
+
+
 def parse_price_parts(
     parts: list[str],
     *,
@@ -337,13 +343,13 @@ def parse_price_parts(
     for part in (p.strip() for p in parts if p and p.strip()):
         if joined and part[0].isdigit() and joined[-1] in ".,":
             joined += part  # "17," + "99"
-        elif joined and joined[-1].isdigit() and re.fullmatch(r"[.,]\d*", part):
+        elif joined and joined[-1].isdigit() and _SEPARATOR_PART.fullmatch(part):
             joined += part  # "93" + <span>","</span> + "95"
         elif (
             joined
-            and re.fullmatch(r"\d{2}", part)
+            and _CENTS_PART.fullmatch(part)
             and joined[-1].isdigit()
-            and not re.search(r"[.,]\d{1,2}$", joined)
+            and not _ENDS_IN_DECIMALS.search(joined)
         ):
             joined += (decimal_separator or ".") + part  # "19" + <sup>"99"</sup>
         else:

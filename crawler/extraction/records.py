@@ -37,6 +37,9 @@ class RawOffer:
     extras: dict = field(default_factory=dict)
 
 
+_PLAIN_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
+
+
 def money(value: object, currency: str | None, hint: str | None = None) -> Decimal | None:
     """A machine-readable amount: a JSON number, "19.99", or (written by hand) "1.299,00 €"."""
     if value is None or isinstance(value, bool):
@@ -52,7 +55,7 @@ def money(value: object, currency: str | None, hint: str | None = None) -> Decim
             return None
         return amount if amount.is_finite() else None
     text = str(value).strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):  # schema.org's own format: "." decimal, no groups
+    if _PLAIN_AMOUNT.fullmatch(text):  # schema.org's own format: "." decimal, no groups
         return Decimal(text)
     return parse_price_details(text, currency_hint=currency or hint).amount
 
@@ -65,5 +68,12 @@ def iso_code(value: object) -> str | None:
     return code if code in ISO_CODES else None
 
 
+_EMPTY = (None, "", [], {})
+
+
 def first(*values: object) -> object:
-    return next((v for v in values if v not in (None, "", [], {})), None)
+    """The first value that says something (not None, "", [] or {})."""
+    for value in values:  # a loop, not next(genexpr): called a dozen times per offer
+        if value not in _EMPTY:
+            return value
+    return None

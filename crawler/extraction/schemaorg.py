@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from urllib.parse import urljoin
 
 from crawler.extraction.normalize import normalize_gtin, parse_count, parse_rating
 from crawler.extraction.prices import parse_price_details
 from crawler.extraction.records import RawOffer, first, iso_code, money
 from crawler.extraction.text import clean_optional
+from crawler.urls import join_url
 
 PRODUCT_TYPES = frozenset(
     {"Product", "ProductGroup", "IndividualProduct", "ProductModel", "SomeProducts", "Vehicle",
@@ -84,60 +84,66 @@ class _Graph:
         return [self.resolve(v) for v in _as_list(value)]
 
 
+def _node_key(node: dict) -> object:
+    node_id = node.get("@id")
+    return node_id if isinstance(node_id, str) else id(node)
+
+
 def _find_products(graph: _Graph) -> list[tuple[dict, dict | None]]:
     """``(product, group)`` pairs in page order; a variant comes with its ProductGroup."""
     found: list[tuple[dict, dict | None]] = []
     seen: set[object] = set()
-
-    def key(node: dict) -> object:
-        node_id = node.get("@id")
-        return node_id if isinstance(node_id, str) else id(node)
-
-    def visit(node: object, depth: int = 0) -> None:
-        node = graph.resolve(node)
-        if not isinstance(node, dict) or key(node) in seen or depth > 8:
-            return
-        seen.add(key(node))
-        types = _types(node)
-        if "ProductGroup" in types or (types & PRODUCT_TYPES and node.get("hasVariant")):
-            variants = [v for v in graph.resolved(node.get("hasVariant")) if isinstance(v, dict)]
-            for variant in variants:
-                seen.add(key(variant))
-                found.append((variant, node))
-            if not variants:
-                found.append((node, None))
-            return
-        if types & PRODUCT_TYPES:
-            found.append((node, None))
-            return
-        if types & {"Offer", "AggregateOffer"} and isinstance(
-            graph.resolve(node.get("itemOffered")), dict
-        ):
-            product = dict(graph.resolve(node["itemOffered"]))
-            product.setdefault("offers", {k: v for k, v in node.items() if k != "itemOffered"})
-            found.append((product, None))
-            return
-        if types & LIST_TYPES:
-            for element in graph.resolved(node.get("itemListElement")):
-                if isinstance(element, dict) and "item" in element:
-                    item = graph.resolve(element["item"])
-                    if (
-                        isinstance(item, dict)
-                        and not item.get("url")
-                        and isinstance(element.get("url"), str)
-                    ):
-                        item = {**item, "url": element["url"]}  # the ListItem carries the link
-                    visit(item, depth + 1)
-                elif isinstance(element, dict):
-                    visit(element, depth + 1)
-            return
-        for prop in ("mainEntity", "mainEntityOfPage", "about", "hasPart", "itemOffered"):
-            for child in graph.resolved(node.get(prop)):
-                visit(child, depth + 1)
-
     for root in graph.roots:
-        visit(root)
+        _visit(graph, root, 0, seen, found)
     return found
+
+
+def _visit(
+    graph: _Graph, node: object, depth: int, seen: set, found: list[tuple[dict, dict | None]]
+) -> None:
+    """One node of :func:`_find_products`' walk (a module function, not a closure: a nested
+    recursive function is a reference cycle that keeps the page's whole graph alive until
+    the cyclic collector runs)."""
+    node = graph.resolve(node)
+    if not isinstance(node, dict) or _node_key(node) in seen or depth > 8:
+        return
+    seen.add(_node_key(node))
+    types = _types(node)
+    if "ProductGroup" in types or (types & PRODUCT_TYPES and node.get("hasVariant")):
+        variants = [v for v in graph.resolved(node.get("hasVariant")) if isinstance(v, dict)]
+        for variant in variants:
+            seen.add(_node_key(variant))
+            found.append((variant, node))
+        if not variants:
+            found.append((node, None))
+        return
+    if types & PRODUCT_TYPES:
+        found.append((node, None))
+        return
+    if types & {"Offer", "AggregateOffer"} and isinstance(
+        graph.resolve(node.get("itemOffered")), dict
+    ):
+        product = dict(graph.resolve(node["itemOffered"]))
+        product.setdefault("offers", {k: v for k, v in node.items() if k != "itemOffered"})
+        found.append((product, None))
+        return
+    if types & LIST_TYPES:
+        for element in graph.resolved(node.get("itemListElement")):
+            if isinstance(element, dict) and "item" in element:
+                item = graph.resolve(element["item"])
+                if (
+                    isinstance(item, dict)
+                    and not item.get("url")
+                    and isinstance(element.get("url"), str)
+                ):
+                    item = {**item, "url": element["url"]}  # the ListItem carries the link
+                _visit(graph, item, depth + 1, seen, found)
+            elif isinstance(element, dict):
+                _visit(graph, element, depth + 1, seen, found)
+        return
+    for prop in ("mainEntity", "mainEntityOfPage", "about", "hasPart", "itemOffered"):
+        for child in graph.resolved(node.get(prop)):
+            _visit(graph, child, depth + 1, seen, found)
 
 
 def _brand(value: object) -> str | None:
@@ -147,9 +153,15 @@ def _brand(value: object) -> str | None:
     return clean_optional(value, 200)
 
 
+_GTIN_KEYS = ("gtin", "gtin13", "gtin14", "gtin12", "gtin8", "isbn", "ean", "upc")
+
+
 def _gtin(node: dict) -> str | None:
-    for key in ("gtin", "gtin13", "gtin14", "gtin12", "gtin8", "isbn", "ean", "upc"):
-        for value in _as_list(node.get(key)):
+    for key in _GTIN_KEYS:
+        values = node.get(key)
+        if values is None:  # most keys are absent: skip _as_list (three nodes an offer)
+            continue
+        for value in _as_list(values):
             gtin = normalize_gtin(value)
             if gtin:
                 return gtin
@@ -297,7 +309,7 @@ def _raw_offer(product: dict, group: dict | None, offer: dict, graph: _Graph, so
     )
     return RawOffer(
         source=source,
-        url=urljoin(page_url, url.strip()) if isinstance(url, str) and url.strip() else None,
+        url=join_url(page_url, url.strip()) if isinstance(url, str) and url.strip() else None,
         title=clean_optional(first(item.get("name"), product.get("name"), group.get("name"))),
         brand=_brand(
             first(

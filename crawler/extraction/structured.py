@@ -14,12 +14,11 @@ import logging
 import re
 from collections.abc import Iterator
 
-import extruct
 import jstyleson
 from extruct.jsonld import HTML_OR_JS_COMMENTLINE
-from lxml import etree
 from lxml.html import HtmlElement
 
+from crawler.extraction import embedded
 from crawler.extraction.opengraph import raw_offers_from_opengraph
 from crawler.extraction.records import RawOffer
 from crawler.extraction.schemaorg import raw_offers_from_items
@@ -31,26 +30,44 @@ _HAS_MICRODATA = re.compile(r"\bitemscope\b", re.I)
 _HAS_OPENGRAPH = re.compile(r"""<meta\b[^>]*?\bproperty\s*=\s*["']?(?:og|product):""", re.I)
 
 
-def syntaxes_present(html: str) -> list[str]:
+def syntaxes_present(html: str, data: bytes | None = None) -> list[str]:
     """Which syntaxes are worth asking extruct for (a substring check costs microseconds).
 
     Plain substring tests on the lower-cased page come first: a case-insensitive regex over
     a whole page is 10x slower, and most pages lack most syntaxes.
+
+    They run on the page's UTF-8 bytes (``data``, what the parser reads), lower-cased: the
+    same answers as on ``html.lower()`` (the only other characters lower() turns into ASCII
+    are "İ", into "i" and a combining dot, and the Kelvin sign, into "k": neither can complete
+    these words), and bytes.lower() is ~30 times faster than str.lower() on a page that is not
+    all ASCII (~60,000 instructions on a 2 KB page with a "€", measured under callgrind).
     """
-    lower = html.lower()
+    lower = (html.encode("utf-8", "replace") if data is None else data).lower()
     present = []
-    if "application/ld+json" in lower and _HAS_JSONLD.search(html):
+    if b"application/ld+json" in lower and _HAS_JSONLD.search(html):
         present.append("json-ld")
-    if "itemscope" in lower and _HAS_MICRODATA.search(html):
+    if b"itemscope" in lower and _HAS_MICRODATA.search(html):
         present.append("microdata")
-    if ("og:" in lower or "product:" in lower) and _HAS_OPENGRAPH.search(html):
+    if (b"og:" in lower or b"product:" in lower) and _HAS_OPENGRAPH.search(html):
         present.append("opengraph")
     return present
 
 
-_JSONLD_SCRIPTS = etree.XPath(
-    "//script[contains(translate(@type, 'APLICTONDJS', 'aplictondjs'), 'application/ld+json')]"
-)
+_JSONLD_TYPE_CASE = str.maketrans("APLICTONDJS", "aplictondjs")
+
+
+def _jsonld_scripts(tree: HtmlElement) -> list:
+    """The scripts ``//script[contains(translate(@type, 'APLICTONDJS', 'aplictondjs'),
+    'application/ld+json')]`` selects, found by :func:`~crawler.extraction.embedded.iter_document`
+    (the tree walked in C, no XPath evaluation: ~10 µs of a page less) and the same type test
+    in Python."""
+    return [
+        script
+        for script in embedded.iter_document(tree, "script")
+        if "application/ld+json" in (script.get("type") or "").translate(_JSONLD_TYPE_CASE)
+    ]
+
+
 MAX_JSONLD_CHARS = 1_000_000  # per block
 
 
@@ -81,7 +98,7 @@ def _jsonld_items(text: str) -> list:
 def _jsonld_blocks(tree: HtmlElement, url: str) -> list:
     """JSON-LD, block by block, so one broken block does not lose the others."""
     items: list = []
-    for script in _JSONLD_SCRIPTS(tree):
+    for script in _jsonld_scripts(tree):
         text = script.text or ""
         if len(text) > MAX_JSONLD_CHARS:
             logger.debug("skipping a %d-char JSON-LD block on %s", len(text), url)
@@ -116,7 +133,7 @@ def structured_raw_offers(
     if not other:
         return
     try:
-        data = extruct.extract(tree, base_url=url, syntaxes=other, uniform=True, errors="log")
+        data = embedded.extract(tree, url, other)  # extruct.extract's answer, faster
     except Exception as exc:  # extruct on hostile markup: lose the syntax, not the page
         logger.debug("extruct failed on %s: %s", url, exc)
         return

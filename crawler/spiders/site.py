@@ -21,7 +21,6 @@ from typing import Any
 
 import scrapy
 from parsel import Selector as ParselSelector
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
@@ -96,8 +95,7 @@ class SiteSpider(scrapy.Spider):
         spider._product_pattern = (
             re.compile(site.start.product_pattern) if site.start.product_pattern else None
         )
-        spider._streak = 0
-        crawler.signals.connect(spider._batch_scraped, signal=signals.item_scraped)
+        spider._streak = None  # failed pages in a row; None until the first page is parsed
         return spider
 
     def apply_site_settings(self, crawler: Crawler) -> None:
@@ -138,29 +136,25 @@ class SiteSpider(scrapy.Spider):
         stats = self.crawler.stats
         stats.inc_value("pricewatch/pages_parsed")
         if ok:
-            self._streak = 0
-            stats.set_value("pricewatch/failure_streak", 0)
+            if self._streak != 0:  # the stat changes only at the first page and after failures
+                self._streak = 0
+                stats.set_value("pricewatch/failure_streak", 0)
             return
         stats.inc_value("pricewatch/parse_failures")
-        self._streak += 1
+        self._streak = (self._streak or 0) + 1
         stats.set_value("pricewatch/failure_streak", self._streak)
         if self._streak == 1:
             stats.set_value(
                 "pricewatch/failure_streak_start", stats.get_value("pricewatch/pages_parsed")
             )
 
-    def _batch_scraped(self, item: Any) -> None:
-        """``item_scraped_count`` counts offers, as when each offer was an item of its own:
-        Scrapy counted this batch once."""
-        if isinstance(item, OfferBatch) and len(item.offers) != 1:
-            self.crawler.stats.inc_value("item_scraped_count", len(item.offers) - 1)
-
     def _extract(self, response: Response) -> tuple[list[Offer], Any]:
         """The page's offers, and its parsed tree (None when not parsed whole)."""
-        if not hasattr(response, "text"):
+        text = getattr(response, "text", None)  # read once: each read redoes encoding checks
+        if text is None:
             return [], None
         try:
-            return extract_page(response.text, response.url, self.site)
+            return extract_page(text, response.url, self.site)
         except Exception:  # scraped pages are untrusted: one bad page must not stop the crawl
             logger.exception("extraction failed on %s", response.url)
             return [], None

@@ -107,7 +107,7 @@ def _run(coroutine):
 def test_item_scraped_count_counts_the_offers_of_a_batch(crawler):
     stats = crawler.stats
     stats.set_value("item_scraped_count", 0)
-    for size in (3, 1, 0):  # Scrapy counts each batch once (CoreStats), the spider the rest
+    for size in (3, 1, 0):  # OfferStats, Scrapy's CoreStats, counts a batch as its offers
         batch = OfferBatch(url="http://x/c", offers=[offer(f"http://x/p/{i}") for i in range(size)])
         crawler.signals.send_catch_log(signal=signals.item_scraped, item=batch, spider=None)
     assert stats.get_value("item_scraped_count") == 4
