@@ -1,9 +1,8 @@
-"""Reading a query through the driver's cursor, as numpy columns; and the SQL ``epoch``.
+"""Reading a query as numpy columns, and the SQL ``epoch`` both readers use.
 
-The cursor builds a tuple per row and a Python object per value: fine for small results
-(sites, tags), and the fallback wherever the columnar reader (sqlite_columns.py) is not
-exact or not available (PostgreSQL). Both read the same statements, so ``epoch`` is
-defined here once for both.
+Large SQLite results come through ADBC (arrow_columns.py). The driver's cursor, which builds
+a tuple per row and a Python object per value, reads small results (sites, tags), every
+PostgreSQL result, and whatever ADBC cannot answer exactly.
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ from sqlalchemy import Connection, Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from pricing.rules.sqlite_columns import Kind, exact_on, read_columns, sqlite_epoch
+from pricing.rules.arrow_columns import Kind, arrow_columns
+
+UNIX_JULIAN_DAY = 2440587.5
 
 
 class epoch(FunctionElement):
@@ -28,7 +29,7 @@ class epoch(FunctionElement):
 
 @compiles(epoch, "sqlite")
 def _epoch_sqlite(element, compiler, **kw):
-    return sqlite_epoch(compiler.process(element.clauses, **kw))
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - {UNIX_JULIAN_DAY}) * 86400.0)"
 
 
 @compiles(epoch)
@@ -57,7 +58,7 @@ def object_rows(conn: Connection, stmt) -> np.ndarray:
 
 
 def typed_columns(conn: Connection, stmt, kinds: Sequence[Kind]) -> list[np.ndarray]:
-    """Columns of a statement through the cursor, typed as read_columns types them: numpy
+    """Columns of a statement through the cursor, typed as arrow_columns types them: numpy
     converts a list of ints or floats (None as NaN) in C, where going through a 2-D object
     array and ``astype`` per column cost three times as much (measured).
 
@@ -66,19 +67,11 @@ def typed_columns(conn: Connection, stmt, kinds: Sequence[Kind]) -> list[np.ndar
     collector's full passes over all the rows again and again (0.9 s against 0.18 s).
     """
     rows = fetch(conn, stmt)
-    dtypes = {"int": "int64", "text": object}  # everything else is a float
-    return [
-        np.array(list(map(itemgetter(i), rows)), dtype=dtypes.get(k, "float64"))
-        for i, k in enumerate(kinds)
-    ]
+    dtypes = {"int": "int64", "float": "float64", "text": object}
+    return [np.array(list(map(itemgetter(i), rows)), dtype=dtypes[k]) for i, k in enumerate(kinds)]
 
 
-def columns(
-    conn: Connection, stmt, kinds: Sequence[Kind], not_null: Sequence[int], columnar: bool
-) -> list[np.ndarray]:
-    """Through sqlite_columns where asked for and exact, else through the driver's cursor."""
-    if columnar and exact_on(conn):
-        found = read_columns(conn, stmt, kinds, not_null=not_null)
-        if found is not None:
-            return found
-    return typed_columns(conn, stmt, kinds)
+def columns(conn: Connection, stmt, kinds: Sequence[Kind]) -> list[np.ndarray]:
+    """Through ADBC where it can answer exactly, else through the driver's cursor."""
+    found = arrow_columns(conn, stmt, kinds)
+    return found if found is not None else typed_columns(conn, stmt, kinds)

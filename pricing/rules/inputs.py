@@ -1,11 +1,11 @@
-"""What the rules engine reads: our products and the competitor offers matched to them.
+"""What the rules engine reads: our products and the current state of every usable offer.
 
 Two frames, loaded with a few set-based queries. 850k offers must load in about a second, so
 the offer query returns compact columns (flags packed into one small integer, times as epoch
 seconds, money cast to float in SQL) and numpy unpacks them: SQLAlchemy Row objects and
-Decimals would cost more than the whole evaluation (measured). On SQLite most offers come as
-text formatted by SQLite itself and parsed by numpy (sqlite_columns.py), not through the
-driver's cursor, whose one Python object per value was most of the read.
+Decimals would cost more than the whole evaluation (measured). On SQLite the large results
+come as Arrow columns through ADBC (arrow_columns.py), not through the driver's cursor, whose
+one Python object per value was most of the read.
 
 Only matches a manager confirmed or that matching accepted are read. Everything else an offer
 can be wrong about (broken run, suspect, stale, foreign currency) is *flagged* here and
@@ -19,7 +19,7 @@ a broken run's sighting does not, even of an unchanged price.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -39,7 +39,6 @@ from sqlalchemy import (
 
 from pricing.rules.config import Rates
 from pricing.rules.cursor_columns import columns, epoch, object_rows, typed_columns
-from pricing.rules.sqlite_columns import exact_on
 from pricing.store.models import (
     CrawlRun,
     ElasticityEstimate,
@@ -71,8 +70,8 @@ def _flag(cond, bit: int):
 def load_products(conn: Connection, *, with_tags: bool = False) -> pd.DataFrame:
     """Our products, indexed by id, with their elasticity (SKU's own, else category's).
 
-    Through the cursor: the columnar reader was slower here (0.9 s against 0.6 s, measured),
-    its text columns are mostly distinct values (SKUs), each decoded from hex on its own.
+    Through the cursor: this runs while the offers are read by ADBC's child process
+    (load_inputs), and a second child would only compete with that one for the two cores.
     """
     money = ("cost", "price", "floor", "ceiling", "map_price")
     stmt = select(
@@ -139,15 +138,10 @@ def load_offers(conn: Connection, rates: Rates, products: pd.DataFrame) -> pd.Da
     return prepare_offers(raw_offers(conn), products, rates)
 
 
-def raw_offers(
-    conn: Connection, id_range: tuple[int, int] | None = None, *, columnar: bool = False
-) -> pd.DataFrame:
+def raw_offers(conn: Connection, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
     """The usable matches' current offer states, unconverted.
 
     ``id_range``: only products with ``lo <= id < hi`` (lets two connections share the work).
-    ``columnar``: read through sqlite_columns where it is exact (less CPU than the cursor,
-    1.3 s against 1.9 s for 850k offers, and mostly spent inside SQLite without the GIL),
-    else through the driver's cursor.
     """
     sites = load_sites(conn)
     stmt = usable_offer_select(
@@ -156,12 +150,12 @@ def raw_offers(
     )  # fmt: skip
     if id_range is not None:
         stmt = stmt.where(Match.product_id >= id_range[0], Match.product_id < id_range[1])
-    return offer_frame(columns(conn, stmt, OFFER_KINDS, (0, 1, 2, 6), columnar), sites)
+    return offer_frame(columns(conn, stmt, OFFER_KINDS), sites)
 
 
-# What usable_offer_select returns, for the columnar reader: ids and flags are never NULL;
-# price, confidence and time travel as exact integers (sqlite_columns.CODECS).
-OFFER_KINDS = ("int", "int", "int", "money", "text", "unit", "int", "epoch")
+# What usable_offer_select returns: ids and flags (never NULL), price, currency, confidence,
+# flags, epoch seconds.
+OFFER_KINDS = ("int", "int", "int", "float", "text", "float", "int", "float")
 
 
 def usable_offer_select(*, price, currency, suspect, availability, run_id, seen) -> Select:
@@ -206,7 +200,7 @@ def offer_flags(substitute, suspect, confirmed, in_stock, broken):
 
 def offer_frame(a: np.ndarray | list[np.ndarray], sites: np.ndarray) -> pd.DataFrame:
     """Unpack (product_id, offer_id, site_id, price, currency, confidence, flags, seen):
-    rows as a 2-D object array from the cursor, or a list of columns from read_columns."""
+    rows as a 2-D object array from the cursor, or a list of columns."""
     if isinstance(a, np.ndarray):
         a = list(a.T)
     site_ids = sites[:, 0].astype("int64")
@@ -284,61 +278,31 @@ def load_inputs(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Products and offers as of now.
 
-    Two threads share the read where the database can work without the GIL. PostgreSQL: the
-    offer query split by product id over ``workers`` connections (the server works on the
-    parts at once) while our products load in this thread. SQLite: one thread reads the
-    upper product ids through the columnar reader (its work is one GIL-free step inside
-    SQLite) while this one reads our products and the lower ids through the cursor, which
-    needs the GIL but allocates nothing inside SQLite. Not two columnar reads: this SQLite
-    takes a global mutex for every allocation (memory statistics on, lookaside compiled
-    out) and formatting text allocates per value, so two at once were slower than one after
-    the other (measured); and not two cursor reads: each row's step hands the GIL over,
-    5.3 s against 2.9 s in one thread (measured). Each thread converts and sorts its own
-    part. Each connection reads its own snapshot; a write landing between them can only make
-    data a moment newer.
+    The offer query runs in other threads while our products load in this one: on SQLite
+    one part through ADBC, whose statement steps without the GIL (1.24 s one after the other
+    against 0.94 s side by side at bench scale, measured; two ADBC reads at once gained
+    nothing); on PostgreSQL ``workers`` parts split by product id, each on its own connection,
+    so the server works on them at once. Each connection reads its own snapshot; a write
+    landing between them can only make data a moment newer.
     """
     with engine.connect() as conn:
         lo, hi = conn.execute(select(func.min(Match.product_id), func.max(Match.product_id))).one()
-        sqlite = conn.dialect.name == "sqlite"
-        columnar = sqlite and exact_on(conn)
-    if (sqlite and not columnar) or workers <= 1 or lo is None or hi - lo < min_split:
-        with engine.connect() as conn:
+        parts = 1 if conn.dialect.name == "sqlite" else workers
+        if workers <= 1 or lo is None or hi - lo < min_split:
             products = load_products(conn, with_tags=with_tags)
             return products, load_offers(conn, rates, products)
 
-    def part(id_range: tuple[int, int], columnar: bool = False) -> pd.DataFrame:
+    def part(id_range: tuple[int, int]) -> pd.DataFrame:
         with engine.connect() as conn:
-            return raw_offers(conn, id_range, columnar=columnar)
+            return raw_offers(conn, id_range)
 
-    if sqlite:
-        cut = lo + int((hi + 1 - lo) * CURSOR_SHARE)
-        ready: Future[pd.DataFrame] = Future()  # our products, for the other thread
-
-        def upper() -> pd.DataFrame:
-            # Converted and sorted here too: the parts are product id ranges, each sorted by
-            # (product, price), so their concatenation is sorted as one sort would have it.
-            return prepare_offers(part((cut, hi + 1), True), ready.result(), rates)
-
-        with ThreadPoolExecutor(1) as pool:
-            job = pool.submit(upper)
-            try:
-                with engine.connect() as conn:  # meanwhile, in this thread
-                    products = load_products(conn, with_tags=with_tags)
-            except BaseException as exc:
-                ready.set_exception(exc)
-                raise
-            ready.set_result(products)
-            parts = [prepare_offers(part((lo, cut)), products, rates)] if cut > lo else []
-            parts.append(job.result())
-        return products, _concat(parts)
-    else:
-        cuts = [lo + (hi + 1 - lo) * i // workers for i in range(workers)] + [hi + 1]
-        with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(part, (cuts[i], cuts[i + 1])) for i in range(workers)]
-            with engine.connect() as conn:  # meanwhile, in this thread
-                products = load_products(conn, with_tags=with_tags)
-            parts = [f.result() for f in futures]
-    return products, prepare_offers(_concat(parts), products, rates)
+    cuts = [lo + (hi + 1 - lo) * i // parts for i in range(parts)] + [hi + 1]
+    with ThreadPoolExecutor(parts) as pool:
+        futures = [pool.submit(part, (cuts[i], cuts[i + 1])) for i in range(parts)]
+        with engine.connect() as conn:  # meanwhile, in this thread
+            products = load_products(conn, with_tags=with_tags)
+        frames = [f.result() for f in futures]
+    return products, prepare_offers(_concat(frames), products, rates)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -350,13 +314,6 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not isinstance(offers["orig_currency"].dtype, pd.CategoricalDtype):
         offers["orig_currency"] = pd.Categorical(offers["orig_currency"].to_numpy(dtype=object))
     return offers
-
-
-# SQLite's split: the share of product ids this thread reads through the cursor after our
-# products, so that it ends with the columnar thread. 170k products, 850k offers, CPU
-# measured per part: products 0.6 s, all offers 1.9 s through the cursor and 1.3 s columnar
-# (each with its conversion and sort), so 0.6 + 1.9 s = 1.3 (1 - s) at s = 0.2.
-CURSOR_SHARE = 0.2
 
 
 def hours_since(times: pd.Series, now: datetime) -> np.ndarray:
