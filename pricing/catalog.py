@@ -30,6 +30,7 @@ from pydantic import (
 )
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.currencies import is_currency
 from pricing.store.models import Product, ProductPriceChange
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
+import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.catalog import _money as money
 from pricing.store.models import ClickDaily, Product
 

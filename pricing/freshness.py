@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.store.models import ClickDaily, Match, MatchStatus, Observation, Offer, Product, Site
 
 

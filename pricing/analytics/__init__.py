@@ -12,6 +12,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, delete, insert
 
+import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.analytics.data import load_clicks, load_observations
 from pricing.analytics.elasticity import Requirements, elasticities
 from pricing.analytics.price_index import price_index

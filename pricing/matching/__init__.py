@@ -5,6 +5,7 @@ evidence) -> blocking (which pairs to look at) -> matcher (best product per offe
 (store, incremental) or offline (CSV in, CSV out).
 """
 
+import pricing.tabular  # noqa: F401 - pandas' text storage, set before any frame is built
 from pricing.matching.engine import MatchReport, run_matching, set_match_status
 
 __all__ = ["MatchReport", "run_matching", "set_match_status"]

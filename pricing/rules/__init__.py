@@ -5,6 +5,7 @@ strategies are YAML (see ``default_strategies.yaml`` next to this file for docum
 The engine reads the store and writes suggestions; it never touches HTTP.
 """
 
+import pricing.tabular  # noqa: F401 - pandas' text storage, set before any frame is built
 from pricing.rules.config import StrategyError, StrategyFile, load_strategies, parse_strategies
 from pricing.rules.run import SuggestReport, run_suggestions
 

@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, Select, and_, func, or_, select
 
+import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.store.bulk import BATCH, as_utc
 from pricing.store.db import session_scope
 from pricing.store.models import CrawlRun, Observation, Offer, RunHealth
