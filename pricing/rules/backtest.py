@@ -40,9 +40,9 @@ from pricing.rules.inputs import (
 from pricing.store.models import (
     ClickDaily,
     Match,
-    Observation,
     ProductPriceChange,
 )
+from pricing.store.views import OfferState
 
 OSCILLATION_REVERSALS = 2
 WAR_CUTS = 3
@@ -59,23 +59,23 @@ class BacktestResult:
 def _history(
     engine: Engine, start: datetime, end: datetime, max_stale_h: float
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Observations of usable matches that may be valid between start and end."""
+    """States of usable matches that may be valid between start and end."""
     stmt = (
         usable_offer_select(
-            price=Observation.price,
-            currency=Observation.currency,
-            suspect=Observation.suspect,
-            availability=Observation.availability,
-            run_id=Observation.run_id,
-            seen=Observation.valid_to,
+            price=OfferState.price,
+            currency=OfferState.currency,
+            suspect=OfferState.suspect,
+            availability=OfferState.availability,
+            run_id=OfferState.run_id,
+            seen=OfferState.valid_to,
         )
-        .add_columns(epoch(Observation.valid_from))
-        .join(Observation, Observation.offer_id == Match.offer_id)
+        .add_columns(epoch(OfferState.valid_from))
+        .join(OfferState, OfferState.offer_id == Match.offer_id)
         .where(
-            Observation.valid_from <= end,
-            Observation.valid_to >= start - timedelta(hours=max_stale_h),
+            OfferState.valid_from <= end,
+            OfferState.valid_to >= start - timedelta(hours=max_stale_h),
         )
-        .order_by(Match.offer_id, Observation.valid_from)
+        .order_by(Match.offer_id, OfferState.valid_from)
     )
     with engine.connect() as conn:
         a = object_rows(conn, stmt)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pricing.store.models import Observation, Offer
+from pricing.store.views import CURRENT_STATE, HAS_STATE
 
 BATCH = 5000
 OFFERS: Table = Offer.__table__  # type: ignore[assignment]
@@ -58,6 +59,12 @@ STATE_COLUMNS = (
     "gtin",
     "mpn",
     "site_sku",
+)
+
+# Archiving: the current states of some offers (an id filter is appended) into history.
+ARCHIVE_SQL = (
+    f"INSERT INTO observations ({', '.join(CURRENT_STATE)}) "
+    f"SELECT {', '.join(CURRENT_STATE.values())} FROM offers WHERE {HAS_STATE}"
 )
 
 _Q4 = Decimal("0.0001")
@@ -154,16 +161,25 @@ class Sink:
         raise NotImplementedError
 
     def extend(self, rows: Sequence[tuple]) -> None:
-        """Seen again unchanged: move states' ``valid_to`` and offers' ``last_seen`` to ``at``.
+        """Seen again unchanged: the current states stay valid to ``at`` (``last_seen``).
 
-        Each row is ``(offer_id, observation_id, at, run_id)``.
+        Each row is ``(offer_id, at, run_id)``; the run is the last to confirm the state.
         """
-        self.update(
-            OBSERVATIONS, ("valid_to", "last_run_id"), [(obs, at, run) for _, obs, at, run in rows]
-        )
-        self.update(
-            OFFERS, ("last_seen", "cur_run_id"), [(offer, at, run) for offer, _, at, run in rows]
-        )
+        self.update(OFFERS, ("last_seen", "cur_run_id"), rows)
+
+    def archive_current(self, offer_ids: Sequence[int]) -> None:
+        """Copy these offers' current states into ``observations``, as they are now.
+
+        Called before the offers rows are overwritten with new states; offers without a
+        state are skipped.
+        """
+        for i in range(0, len(offer_ids), BATCH):
+            batch = offer_ids[i : i + BATCH]
+            sql, params = self._id_filter(ARCHIVE_SQL, batch)
+            self.conn.exec_driver_sql(sql, params)
+
+    def _id_filter(self, base: str, ids: Sequence[int]) -> tuple[str, tuple]:
+        raise NotImplementedError
 
     _p = "?"
 
@@ -177,7 +193,7 @@ class SQLiteSink(Sink):
 
     def __init__(self, conn: Connection):
         super().__init__(conn)
-        self._ids: dict[str, Callable[[], int]] = {}
+        self._ids: dict[str, _LazyCount] = {}
 
     def ts(self, value: datetime) -> str:
         # SQLAlchemy's SQLite text format (what its DateTime reads back), 5x faster than its
@@ -206,12 +222,14 @@ class SQLiteSink(Sink):
     def ids(self, table: Table, expected: int) -> Callable[[], int]:
         # We hold the write lock (BEGIN IMMEDIATE), so nobody else inserts until we commit.
         if table.name not in self._ids:
-            top = self.conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}")
-            self._ids[table.name] = itertools.count(top.scalar_one() + 1).__next__
-        return self._ids[table.name]
+            self._ids[table.name] = _LazyCount(self.conn, _TOP_ID[table.name])
+        return self._ids[table.name].__next__
 
     def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
         return f"{base} AND url IN ({','.join('?' * len(urls))})", tuple(urls)
+
+    def _id_filter(self, base: str, ids: Sequence[int]) -> tuple[str, tuple]:
+        return f"{base} AND id IN ({','.join('?' * len(ids))})", tuple(ids)
 
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -222,15 +240,36 @@ class SQLiteSink(Sink):
         sets = ", ".join(f"{c} = ?{n}" for n, c in enumerate(columns, 2))
         self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?1", rows)
 
-    def extend(self, rows: Sequence[tuple]) -> None:
-        # Numbered parameters pick their fields from the rows as they are.
-        self._many("UPDATE observations SET valid_to = ?3, last_run_id = ?4 WHERE id = ?2", rows)
-        self._many("UPDATE offers SET last_seen = ?3, cur_run_id = ?4 WHERE id = ?1", rows)
-
     def _many(self, sql: str, rows: Sequence[tuple]) -> None:
         cursor = self.raw.cursor()
         for i in range(0, len(rows), BATCH):
             cursor.executemany(sql, rows[i : i + BATCH])
+
+
+# The largest id in use; a current state's id is taken from the observations' ids but lives in
+# offers.current_observation_id until the state is archived.
+_TOP_ID = {
+    "offers": "SELECT coalesce(max(id), 0) FROM offers",
+    "observations": (
+        "SELECT max((SELECT coalesce(max(id), 0) FROM observations), "
+        "(SELECT coalesce(max(current_observation_id), 0) FROM offers))"
+    ),
+}
+
+
+class _LazyCount:
+    """Consecutive ids after the largest in use, which is read on the first call only: a
+    write that creates no state never pays the scan of offers."""
+
+    def __init__(self, conn: Connection, top_sql: str):
+        self.conn, self.top_sql = conn, top_sql
+        self._next: Callable[[], int] | None = None
+
+    def __next__(self) -> int:
+        if self._next is None:
+            top = self.conn.exec_driver_sql(self.top_sql).scalar_one()
+            self._next = itertools.count(top + 1).__next__
+        return self._next()
 
 
 @contextmanager

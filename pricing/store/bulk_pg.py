@@ -23,7 +23,7 @@ from sqlalchemy import (
     Table,
 )
 
-from pricing.store.bulk import BATCH, OBSERVATIONS, STATE_COLUMNS, Sink
+from pricing.store.bulk import ARCHIVE_SQL, BATCH, STATE_COLUMNS, Sink
 
 
 def _pg_binary_type(column: Column) -> str:
@@ -55,7 +55,6 @@ class PostgresSink(Sink):
 
     _p = "%s"
     SCAN_BATCH = BATCH
-    _EXTEND_TYPES = ("int8", "int8", "timestamptz", "int4")  # see extend()
 
     def __init__(self, conn: Connection):
         super().__init__(conn)
@@ -66,7 +65,13 @@ class PostgresSink(Sink):
         super().begin()
         # The UPDATE .. FROM of a 20k-row chunk costs more than jit_above_cost, so each one
         # paid ~8 ms compiling expressions it then ran for 0.1 s: no gain (measured).
-        self.conn.exec_driver_sql("SET LOCAL jit = off")
+        # Every update joins a temporary table to offers by id: one primary-key probe per
+        # row. Left to itself the planner hashes the whole target table (stale statistics
+        # after a bulk load), per chunk. Set once for the transaction, not per statement:
+        # each SET is a round trip, and the worker thread then waits for the GIL again.
+        self.conn.exec_driver_sql(
+            "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+        )
 
     def ids(self, table: Table, expected: int) -> Callable[[], int]:
         if table.name not in self._ids:
@@ -111,32 +116,12 @@ class PostgresSink(Sink):
         )
         self._copy(tmp, cols, _pg_binary_types(table, cols), rows)
         sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        where = "o.id = t.id"
-        if table is OBSERVATIONS and "valid_to" in columns:
-            where += " AND o.valid_from <= t.valid_to"  # see extend()
-        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE {where}")
+        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
 
-    def extend(self, rows: Sequence[tuple]) -> None:
-        """One temporary table for both updates: a cycle sends ~150k of these rows."""
-        if not rows:
-            return
-        tmp = self._temp_table(
-            "CREATE TEMP TABLE {} (offer_id int8, obs_id int8, seen_at timestamptz, run_id int4) "
-            "ON COMMIT DROP"
-        )
-        self._copy(tmp, ("offer_id", "obs_id", "seen_at", "run_id"), self._EXTEND_TYPES, rows)
-        # observations is partitioned by valid_from and its key is (id, valid_from): by id
-        # alone each row probes every month. A state is never valid to before it was valid
-        # from, so this true bound lets PostgreSQL skip, per row, the months after the new
-        # valid_to (the ones made ahead): 20% less time (measured).
-        self._update_from(
-            f"UPDATE observations AS o SET valid_to = t.seen_at, last_run_id = t.run_id "
-            f"FROM {tmp} AS t WHERE o.id = t.obs_id AND o.valid_from <= t.seen_at"
-        )
-        self._update_from(
-            f"UPDATE offers AS o SET last_seen = t.seen_at, cur_run_id = t.run_id "
-            f"FROM {tmp} AS t WHERE o.id = t.offer_id"
-        )
+    def archive_current(self, offer_ids: Sequence[int]) -> None:
+        """One statement: the ids travel as one array parameter."""
+        if offer_ids:
+            self.conn.exec_driver_sql(f"{ARCHIVE_SQL} AND id = ANY(%s)", (list(offer_ids),))
 
     def _temp_table(self, create: str) -> str:
         """Run ``create`` with ``{}`` replaced by a new temporary table's name; return it."""
@@ -148,14 +133,7 @@ class PostgresSink(Sink):
 
     def _update_from(self, sql: str) -> None:
         with self.raw.cursor() as cur:
-            # One primary-key probe per changed row. Left to itself the planner hashes the
-            # whole target table (stale statistics after a bulk load), per chunk: on a
-            # history of millions of rows that is a full scan for every 20k updates.
-            cur.execute("SET LOCAL enable_hashjoin = off")
-            cur.execute("SET LOCAL enable_mergejoin = off")
-            cur.execute(sql)
-            cur.execute("SET LOCAL enable_hashjoin = on")
-            cur.execute("SET LOCAL enable_mergejoin = on")
+            cur.execute(sql)  # a nested loop over the primary key: see begin()
 
     def _copy(
         self, target: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[tuple]

@@ -1,8 +1,9 @@
 """How HistoryWriter's bulk path reads and writes, on SQLite and PostgreSQL.
 
 The results must not depend on how the work is cut: the site's offers arrive in batches
-while chunks are classified, unchanged sightings go out as one combined "extend" per chunk,
-and on PostgreSQL those updates stay on their page.
+while chunks are classified, unchanged sightings go out as one "extend" per chunk, replaced
+states are archived before their offers rows are overwritten, and on PostgreSQL the offers
+rows are updated in place.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from sqlalchemy import Engine, text
 from pricing.store import history
 from pricing.store.bulk_pg import PostgresSink
 from pricing.store.history import HistoryWriter, WriteResult, ensure_site
-from pricing.store.partitions import FILLFACTOR
 
-from .test_history import offer, rec, rows
+from .test_history import offer, rec, rows, stored
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -82,8 +82,9 @@ def test_state_extended_then_replaced_in_one_chunk(db_engine, site):
 
 
 @pytest.mark.postgres
-def test_extensions_update_history_rows_in_place(pg_engine):
-    """Observation pages keep room, so extending every state moves no row off its page."""
+def test_extensions_update_offers_in_place_and_write_no_history(pg_engine):
+    """Offers pages keep room, so extending every state moves no row off its page; a cycle
+    without changes writes no history row at all."""
     site = ensure_site(pg_engine, "shop", "https://shop.example", "EUR")
     writer = HistoryWriter(pg_engine)
     first = [rec(T0, "10.00", url=page(i)) for i in range(200)]  # several pages' worth
@@ -91,7 +92,7 @@ def test_extensions_update_history_rows_in_place(pg_engine):
 
     def places() -> dict[int, int]:
         with pg_engine.connect() as conn:
-            found = conn.execute(text("SELECT id, ctid::text FROM observations")).all()
+            found = conn.execute(text("SELECT id, ctid::text FROM offers")).all()
         return {i: int(ctid.strip("()").split(",")[0]) for i, ctid in found}
 
     before = places()
@@ -99,6 +100,12 @@ def test_extensions_update_history_rows_in_place(pg_engine):
     later = [replace(r, observed_at=T0 + H) for r in first]
     assert writer.write(site, None, later) == WriteResult(rows_extended=200)
     assert places() == before  # same page: an update in place, no new index entries
+    assert stored(pg_engine) == 0
+    assert all(o.valid_to == T0 + H for o in rows(pg_engine, page(7)))
+    changed = [replace(r, observed_at=T0 + 2 * H) for r in first]
+    changed[7].price = Decimal("9.00")
+    assert writer.write(site, None, changed) == WriteResult(rows_inserted=1, rows_extended=199)
+    assert stored(pg_engine) == 1
     with pg_engine.connect() as conn:
         options = conn.execute(
             text(
@@ -107,4 +114,5 @@ def test_extensions_update_history_rows_in_place(pg_engine):
                 "WHERE i.inhparent = 'observations'::regclass"
             )
         ).all()
-    assert options and all(f"fillfactor={FILLFACTOR}" in (o or []) for _, o in options), options
+    # History rows are never updated: their partitions keep the default fill.
+    assert options and all(not o for _, o in options), options
