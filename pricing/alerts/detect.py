@@ -87,7 +87,7 @@ def crawl_health_alerts(engine: Engine, since: datetime) -> list[Alert]:
 
 
 def price_move_alerts(engine: Engine, since: datetime, min_pct: float) -> list[Alert]:
-    """OfferStates since ``since`` whose price moved at least ``min_pct`` from the one before."""
+    """States since ``since`` whose price moved at least ``min_pct`` from the one before."""
     if min_pct == float("inf"):
         return []
     prev = aliased(OfferState)

@@ -256,7 +256,8 @@ class HistoryWriter:
                 suspects += suspect
                 continue
             last, flags = offer[_LAST], offer[_FLAGS]
-            if at < last or (at == last and state != offer[_STATE]):
+            # (An offer without any state, made outside the writer, has nothing newer.)
+            if (at < last or (at == last and state != offer[_STATE])) and offer[_OBS] is not None:
                 stale += 1
                 continue
             if not flags:

@@ -22,6 +22,7 @@ from pricing.store.models import (
     Suggestion,
     User,
 )
+from tests.history_states import promote_latest_states
 
 HOSTILE_TITLE = '<script>alert("pwned")</script><img src=x onerror=alert(1)> Mega Drill'
 HOSTILE_URL = "javascript:alert(document.cookie)"
@@ -188,6 +189,7 @@ def build_store(engine: Engine) -> Store:
                     }
                 )
         conn.execute(insert(Observation), obs)
+        promote_latest_states(conn)  # the latest state of each offer is its current one
         match_rows = [
             {
                 "product_id": 1,
