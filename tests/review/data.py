@@ -182,7 +182,10 @@ def build_store(engine: Engine) -> Store:
                     {
                         "offer_id": offer_id,
                         "valid_from": start,
-                        "valid_to": start + timedelta(days=5),
+                        # The last state is current: valid to the offer's last_seen.
+                        "valid_to": now - timedelta(hours=2)
+                        if k == len(prices) - 1
+                        else start + timedelta(days=5),
                         "price": Decimal(price),
                         "currency": "EUR",
                         "availability": "out_of_stock" if out else "in_stock",
