@@ -1,10 +1,10 @@
 """Backtest: replay stored history day by day and see what a strategy would have done.
 
 For each of the last N days (at midnight UTC) every matched offer's state is taken
-point-in-time from the change-only history (the observation valid at that moment; its age is
-counted from when it was last confirmed). An observation made by a broken crawl run is
-ignored, as in live runs. Our price starts at what it was on the first day
-(product_price_changes, else today's price) and then follows the strategy: each day's
+point-in-time from the change-only history (the state valid at that moment, from the view
+offer_states; its age is counted from when it was last confirmed). A state first seen by a
+broken crawl run is ignored, as in live runs. Our price starts at what it was on the first
+day (product_price_changes, else today's price) and then follows the strategy: each day's
 proposals are assumed approved, so the replay shows the dynamics, not one day in isolation.
 
 Effects use constant-elasticity demand, units = q0 * (price / start price) ** e, with e from
@@ -86,7 +86,7 @@ def _history(
 
 
 def _state_at(history: pd.DataFrame, at: datetime) -> pd.DataFrame:
-    """Each offer's observation valid at ``at``; its data time is when it was last confirmed."""
+    """Each offer's state valid at ``at``; its data time is when it was last confirmed."""
     seen = history[history["valid_from"] <= pd.Timestamp(at)]
     latest = seen.groupby("offer_id", sort=False).tail(1)
     confirmed = latest["data_at"].where(latest["data_at"] < pd.Timestamp(at), pd.Timestamp(at))

@@ -1,8 +1,10 @@
 """Bulk reads and writes for the history writer, one implementation per database.
 
 Both speak the same small vocabulary (load offers, allocate ids, insert rows, update rows by
-id) over *storage-form* values: what the driver stores, so the writer can compare incoming
-values with loaded ones without converting 170,000 rows back to Python types.
+id, archive current states) over *storage-form* values: what the driver stores, so the writer
+can compare incoming values with loaded ones without converting 170,000 rows back to Python
+types. Archiving copies offers' current states into ``observations`` with one
+``INSERT .. SELECT`` (the values never travel to Python and back).
 
 * SQLite: plain INSERT/UPDATE statements run as driver executemany over tuples, in batches
   of thousands, in one ``BEGIN IMMEDIATE`` transaction. SQLAlchemy's per-row dict processing

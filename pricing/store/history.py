@@ -334,11 +334,22 @@ class HistoryWriter:
 
 
 def _chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[ObservationRecord]]:
-    """CHUNK records at a time, the first a tenth of that: the database starts sooner."""
-    first = max(1, CHUNK // 10)
-    yield records[:first]
-    for i in range(first, len(records), CHUNK):
+    """CHUNK records at a time, the first and the last a tenth of that.
+
+    A small first chunk starts the database sooner; a small last one leaves it less to do
+    once Python has nothing left to classify (the call waits for that part alone).
+    """
+    small, n = max(1, CHUNK // 10), len(records)
+    yield records[:small]
+    i = small
+    while n - i > CHUNK:
         yield records[i : i + CHUNK]
+        i += CHUNK
+    if n - i > small:
+        yield records[i : n - small]
+        i = n - small
+    if i < n:
+        yield records[i:]
 
 
 def _add_states(offers: dict[str, list], rows: Sequence[tuple]) -> None:
