@@ -131,18 +131,10 @@ class Sink:
         raise NotImplementedError
 
     # reads --------------------------------------------------------------------------------
-    def count_offers(self, site_id: int) -> int:
-        sql = f"SELECT count(*) FROM offers WHERE site_id = {self._p}"
-        return self.conn.exec_driver_sql(sql, (site_id,)).scalar_one()
-
-    def load_offers(self, site_id: int, urls: Sequence[str] | None) -> list[tuple]:
-        """Rows of STATE_COLUMNS for these URLs of the site (all its offers when None)."""
-        cols = ", ".join(STATE_COLUMNS)
-        base = f"SELECT {cols} FROM offers WHERE site_id = {self._p}"
+    def load_offers(self, site_id: int, urls: Sequence[str]) -> list[tuple]:
+        """Rows of STATE_COLUMNS for these URLs of the site."""
+        base = f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = {self._p}"
         cursor = self.raw.cursor()
-        if urls is None:
-            cursor.execute(base, (site_id,))
-            return cursor.fetchall()
         rows: list[tuple] = []
         for i in range(0, len(urls), BATCH):
             sql, params = self._url_filter(base, list(urls[i : i + BATCH]))
@@ -150,9 +142,15 @@ class Sink:
             rows.extend(cursor.fetchall())
         return rows
 
-    def scan_offers(self, site_id: int) -> Iterator[list[tuple]]:
-        """All the site's rows of STATE_COLUMNS, in batches (here: one, read at once)."""
-        yield self.load_offers(site_id, None)
+    def scan_offers(self, site_id: int, limit: int) -> Iterator[list[tuple]] | None:
+        """All the site's rows of STATE_COLUMNS in batches, or None if it has over ``limit``.
+
+        No count first: the read stops after ``limit + 1`` rows (a round trip and a pass over
+        the site's offers saved). Here the rows come as one batch, read at once.
+        """
+        sql = f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = ? LIMIT ?"
+        rows = self.raw.execute(sql, (site_id, limit + 1)).fetchall()
+        return None if len(rows) > limit else iter([rows])
 
     # writes -------------------------------------------------------------------------------
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -162,12 +160,13 @@ class Sink:
         """``UPDATE table SET columns WHERE id = ?``; each row is (id, *values)."""
         raise NotImplementedError
 
-    def extend(self, rows: Sequence[tuple]) -> None:
+    def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
         """Seen again unchanged: the current states stay valid to ``at`` (``last_seen``).
 
-        Each row is ``(offer_id, at, run_id)``; the run is the last to confirm the state.
+        Each row is ``(offer_id, at)``; ``run_id`` is the last run to confirm them (the same
+        for a whole call, so it is not sent with every row).
         """
-        self.update(OFFERS, ("last_seen", "cur_run_id"), rows)
+        raise NotImplementedError
 
     def archive_current(self, offer_ids: Sequence[int]) -> None:
         """Copy these offers' current states into ``observations``, as they are now.
@@ -241,6 +240,10 @@ class SQLiteSink(Sink):
         # Rows arrive as (id, *values): numbered parameters take them as they are.
         sets = ", ".join(f"{c} = ?{n}" for n, c in enumerate(columns, 2))
         self._many(f"UPDATE {table.name} SET {sets} WHERE id = ?1", rows)
+
+    def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
+        run = "NULL" if run_id is None else int(run_id)  # an id we hold, not input text
+        self._many(f"UPDATE offers SET last_seen = ?2, cur_run_id = {run} WHERE id = ?1", rows)
 
     def _many(self, sql: str, rows: Sequence[tuple]) -> None:
         cursor = self.raw.cursor()

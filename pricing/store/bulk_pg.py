@@ -82,8 +82,9 @@ class PostgresSink(Sink):
     def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
         return f"{base} AND url = ANY(%s)", (urls,)
 
-    def scan_offers(self, site_id: int) -> Iterator[list[tuple]]:
-        """Turned into Python objects batch by batch, as the writer needs them.
+    def scan_offers(self, site_id: int, limit: int) -> Iterator[list[tuple]] | None:
+        """Turned into Python objects batch by batch, as the writer needs them (None when
+        the site has over ``limit`` offers: the read stops at ``limit + 1``, no count first).
 
         The whole result arrives (libpq holds it) before the first batch, so the connection
         is free for the writes meanwhile; making 170k rows of tuples, Decimals and datetimes
@@ -91,13 +92,21 @@ class PostgresSink(Sink):
         the first chunks instead of delaying it (the pages of a crawl come in much the same
         order as last time, which is the order of the table).
         """
-        with self.raw.cursor() as cursor:
-            # In table order (a bitmap or sequential scan), not in URL order (index scan).
-            cursor.execute("SET LOCAL enable_indexscan = off")
-            cursor.execute(
-                f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = %s", (site_id,)
-            )
-            self.raw.execute("SET LOCAL enable_indexscan = on")  # the rows stay in `cursor`
+        cursor = self.raw.cursor()
+        # In table order (a bitmap or sequential scan), not in URL order (index scan).
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = %s LIMIT %s",
+            (site_id, limit + 1),
+        )
+        self.raw.execute("SET LOCAL enable_indexscan = on")  # the rows stay in `cursor`
+        if cursor.rowcount > limit:
+            cursor.close()
+            return None
+        return self._batches(cursor)
+
+    def _batches(self, cursor) -> Iterator[list[tuple]]:
+        with cursor:
             while batch := cursor.fetchmany(self.SCAN_BATCH):
                 yield batch
 
@@ -117,6 +126,17 @@ class PostgresSink(Sink):
         self._copy(tmp, cols, _pg_binary_types(table, cols), rows)
         sets = ", ".join(f"{c} = t.{c}" for c in columns)
         self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+
+    def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
+        if not rows:
+            return
+        tmp = self._temp_table("CREATE TEMP TABLE {} (id int8, seen_at timestamptz) ON COMMIT DROP")
+        self._copy(tmp, ("id", "seen_at"), ("int8", "timestamptz"), rows)
+        run = "NULL" if run_id is None else int(run_id)  # an id we hold, not input text
+        self._update_from(
+            f"UPDATE offers AS o SET last_seen = t.seen_at, cur_run_id = {run} "
+            f"FROM {tmp} AS t WHERE o.id = t.id"
+        )
 
     def archive_current(self, offer_ids: Sequence[int]) -> None:
         """One statement: the ids travel as one array parameter."""

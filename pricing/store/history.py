@@ -150,7 +150,7 @@ class HistoryWriter:
             at = sink.ts(seen_at)
             rows = sink.load_offers(site_id, list(dict.fromkeys(urls)))
             due = [r for r in rows if r[3] is not None and r[2] <= at]
-            sink.extend([(r[0], at, run_id) for r in due])
+            sink.extend([(r[0], at) for r in due], run_id)
         return len(due)
 
     # steps --------------------------------------------------------------------------------
@@ -159,17 +159,17 @@ class HistoryWriter:
     ) -> tuple[dict[str, list], Iterator[list[tuple]] | None]:
         """The offers' states by URL, and batches of the site's rows still to add (or None)."""
         offers: dict[str, list] = {}
-        existing = sink.count_offers(site_id)
-        if existing == 0:
+        # Up to 4 offers of the site per record: one scan beats IN-lists (a bigger site, and
+        # the scan stops at that many, is read by URL).
+        scan = sink.scan_offers(site_id, limit=len(records) * 4)
+        if scan is None:
+            urls = list(dict.fromkeys(r.url for r in records))
+            _add_states(offers, sink.load_offers(site_id, urls))
             return offers, None
-        if len(records) * 4 >= existing:  # most of the site: one scan beats IN-lists
-            scan = sink.scan_offers(site_id)
-            if sink.threaded:  # the database works on early chunks while later rows convert
-                return offers, scan
-            for batch in scan:
-                _add_states(offers, batch)
-            return offers, None
-        _add_states(offers, sink.load_offers(site_id, list(dict.fromkeys(r.url for r in records))))
+        if sink.threaded:  # the database works on early chunks while later rows convert
+            return offers, scan
+        for batch in scan:
+            _add_states(offers, batch)
         return offers, None
 
     def _classify(
@@ -183,7 +183,7 @@ class HistoryWriter:
         """Decide for every record of a chunk: new offer, new state or extension.
 
         Returns the offers the chunk touched; extensions of stored states that are then
-        replaced in the chunk (offer id, seen at, run: their archived ``valid_to`` must come
+        replaced in the chunk (offer id, seen at: their archived ``valid_to`` must come
         first); the offers whose stored state the chunk replaced (to archive); and the rows
         of states both created and replaced in the chunk. Writes nothing.
         """
@@ -283,7 +283,7 @@ class HistoryWriter:
                 )  # fmt: skip
             elif offer[_OBS] is not None:  # the stored state: archived from its offers row
                 if flags & _EXTENDED:
-                    early_extend.append((offer[_ID], last, run_id))
+                    early_extend.append((offer[_ID], last))
                 archive.append(offer[_ID])
             offer[_OBS], offer[_STATE], offer[_LAST], offer[_VFROM] = obs_ids(), state, at, at
             offer[_PROV] = (reason, rec.price_source, rec.confidence)
@@ -305,7 +305,7 @@ class HistoryWriter:
         early_extend: list[tuple],
         archive: list[int],
         replaced: list[tuple],
-    ) -> tuple[list, ...]:
+    ) -> tuple:
         """A classified chunk as rows for :func:`_flush`; resets the offers' flags.
 
         Built on the caller's thread: the worker must never read the offers' lists while
@@ -327,10 +327,10 @@ class HistoryWriter:
                     (o[_ID], o[_OBS], *o[_STATE], o[_VFROM], run_id, run_id, *o[_PROV], o[_LAST])
                 )  # fmt: skip
             elif flags & _EXTENDED:
-                extend_rows.append((o[_ID], o[_LAST], run_id))
+                extend_rows.append((o[_ID], o[_LAST]))
             if flags & _IDENT_CHANGED:
                 identity_rows.append((o[_ID], *o[_IDENT], o[_LAST]))
-        return offer_rows, extend_rows, archive, replaced, current_rows, identity_rows
+        return run_id, offer_rows, extend_rows, archive, replaced, current_rows, identity_rows
 
 
 def _chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[ObservationRecord]]:
@@ -378,6 +378,7 @@ def _await_states(
 
 def _flush(
     sink: Sink,
+    run_id: int | None,
     offer_rows: list[tuple],
     extend_rows: list[tuple],
     archive: list[int],
@@ -392,7 +393,7 @@ def _flush(
     it copies from.
     """
     sink.insert(OFFERS, _OFFER_INSERT, offer_rows)
-    sink.extend(extend_rows)
+    sink.extend(extend_rows, run_id)
     sink.archive_current(archive)
     sink.insert(OBSERVATIONS, _OBS_INSERT, replaced_rows)
     sink.update(OFFERS, _OFFER_CURRENT, current_rows)
