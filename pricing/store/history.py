@@ -32,12 +32,32 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from pricing.store import chunks
 from pricing.store.bulk import (
     OBSERVATIONS,
     OFFERS,
     Sink,
     as_utc,
     write_transaction,
+)
+from pricing.store.chunks import (
+    _CHANGED,
+    _EXTENDED,
+    _FIRST,
+    _FLAGS,
+    _ID,
+    _IDENT,
+    _IDENT_CHANGED,
+    _LAST,
+    _NEW,
+    _OBS,
+    _PENDING,
+    _PROV,
+    _STATE,
+    _URL,
+    _VFROM,
+    add_states,
+    await_states,
 )
 from pricing.store.models import Availability, Site
 from pricing.store.pipeline import Pipeline
@@ -50,7 +70,7 @@ from pricing.store.records import (
     identity,
 )
 
-__all__ = ["CHUNK", "HistoryWriter", "ObservationRecord", "WriteResult", "ensure_site"]
+__all__ = ["HistoryWriter", "ObservationRecord", "WriteResult", "ensure_site"]
 
 SuspectCheck = Callable[[Decimal | None, Decimal | None], str | None]
 
@@ -78,18 +98,6 @@ _OBS_INSERT = _columns(
     "stock_quantity shipping review_count rating sold_count rank suspect run_id last_run_id "
     "suspect_reason price_source confidence"
 )
-
-
-# What a call knows about one offer while it classifies records, all values in storage form.
-# A plain list (not an object): a cycle builds 170,000 of them and object creation cost ~0.5 s.
-# _OBS is the current state's id, _VFROM its valid_from and _PROV (suspect reason, price
-# source, confidence) its provenance: both only for a state created by this call.
-_ID, _FIRST, _LAST, _OBS, _STATE, _IDENT, _FLAGS, _URL, _VFROM, _PROV = range(10)
-# Flags say what happened to the offer in the chunk being classified. After _NEW or _CHANGED
-# its current state is pending (not yet in the offers row); otherwise it is the stored one.
-_NEW, _CHANGED, _IDENT_CHANGED, _EXTENDED = 1, 2, 4, 8
-_PENDING = _NEW | _CHANGED
-CHUNK = 20_000
 
 
 class HistoryWriter:
@@ -125,8 +133,8 @@ class HistoryWriter:
                 sink.check_references(site_id, run_id)
                 offers, scan = self._load(sink, site_id, records)
                 with Pipeline(threaded=sink.threaded) as pipeline:
-                    for chunk in _chunks(records):
-                        if scan is not None and not _await_states(offers, scan, chunk):
+                    for chunk in chunks.chunks(records):
+                        if scan is not None and not await_states(offers, scan, chunk):
                             scan = None
                         chunk_rows = self._classify(sink, run_id, chunk, offers, result)
                         pipeline.submit(_flush, sink, *self._rows(site_id, run_id, *chunk_rows))
@@ -164,12 +172,12 @@ class HistoryWriter:
         scan = sink.scan_offers(site_id, limit=len(records) * 4)
         if scan is None:
             urls = list(dict.fromkeys(r.url for r in records))
-            _add_states(offers, sink.load_offers(site_id, urls))
+            add_states(offers, sink.load_offers(site_id, urls))
             return offers, None
         if sink.threaded:  # the database works on early chunks while later rows convert
             return offers, scan
         for batch in scan:
-            _add_states(offers, batch)
+            add_states(offers, batch)
         return offers, None
 
     def _classify(
@@ -331,49 +339,6 @@ class HistoryWriter:
             if flags & _IDENT_CHANGED:
                 identity_rows.append((o[_ID], *o[_IDENT], o[_LAST]))
         return run_id, offer_rows, extend_rows, archive, replaced, current_rows, identity_rows
-
-
-def _chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[ObservationRecord]]:
-    """CHUNK records at a time, the first and the last a tenth of that.
-
-    A small first chunk starts the database sooner; a small last one leaves it less to do
-    once Python has nothing left to classify (the call waits for that part alone).
-    """
-    small, n = max(1, CHUNK // 10), len(records)
-    yield records[:small]
-    i = small
-    while n - i > CHUNK:
-        yield records[i : i + CHUNK]
-        i += CHUNK
-    if n - i > small:
-        yield records[i : n - small]
-        i = n - small
-    if i < n:
-        yield records[i:]
-
-
-def _add_states(offers: dict[str, list], rows: Sequence[tuple]) -> None:
-    for r in rows:
-        offers[r[1]] = [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1], None, None]
-
-
-def _await_states(
-    offers: dict[str, list], scan: Iterator[list[tuple]], chunk: Sequence[ObservationRecord]
-) -> bool:
-    """Take rows from ``scan`` until every URL of ``chunk`` has its state; False when done.
-
-    A URL still unknown once the scan is over is a new offer. A later batch never holds an
-    offer this call already knows (and may have changed): it looked for every URL it met
-    until found or the scan ended.
-    """
-    missing = [r.url for r in chunk if r.url not in offers]
-    while missing:
-        batch = next(scan, None)
-        if batch is None:
-            return False
-        _add_states(offers, batch)
-        missing = [url for url in missing if url not in offers]
-    return True
 
 
 def _flush(

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from pricing.store import history
+from pricing.store import chunks
 from pricing.store.bulk_pg import PostgresSink
 from pricing.store.history import HistoryWriter, WriteResult, ensure_site
 
@@ -40,7 +40,7 @@ def test_site_read_in_batches_gives_the_same_history(db_engine, site, monkeypatc
     assert writer.write(site, None, [rec(T0, "10.00", url=page(i)) for i in range(30)]) == (
         WriteResult(offers_created=30, rows_inserted=30)
     )
-    monkeypatch.setattr(history, "CHUNK", 7)
+    monkeypatch.setattr(chunks, "CHUNK", 7)
     monkeypatch.setattr(PostgresSink, "SCAN_BATCH", 4)  # the site's 30 offers: 8 batches
     batch = [rec(T0 + H, "10.00", url=page(i)) for i in range(30)]
     batch[26].price = Decimal("11.00")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from pricing.store import history
+from pricing.store import chunks
 from pricing.store.db import session_scope
 from pricing.store.history import HistoryWriter, ObservationRecord, WriteResult, ensure_site
 from pricing.store.models import Observation, Offer
@@ -308,7 +308,7 @@ def test_garbage_numbers_are_flagged_not_fatal(db_engine, site):
 
 def test_chunks_carry_state_across_boundaries(db_engine, site, monkeypatch):
     """Small chunks: the same page in several chunks, new offers extended chunks later."""
-    monkeypatch.setattr(history, "CHUNK", 7)
+    monkeypatch.setattr(chunks, "CHUNK", 7)
     writer = HistoryWriter(db_engine)
     urls = [f"https://shop.example/p/{i}" for i in range(10)]
     batch = []
@@ -358,7 +358,7 @@ def _drop_trigger(engine) -> None:
 
 
 def test_database_error_in_a_later_chunk_rolls_back_everything(db_engine, site, monkeypatch):
-    monkeypatch.setattr(history, "CHUNK", 10)
+    monkeypatch.setattr(chunks, "CHUNK", 10)
     batch = [rec(T0, "10.00", url=f"https://shop.example/p/{i}") for i in range(45)]
     batch[37].price = Decimal("666")  # in the fourth chunk, after three were written
     _abort_on_price_666(db_engine)
