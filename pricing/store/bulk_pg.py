@@ -23,7 +23,16 @@ from sqlalchemy import (
     Table,
 )
 
-from pricing.store.bulk import ARCHIVE_SQL, BATCH, STATE_COLUMNS, Sink
+from pricing.store.bulk import (
+    _FIRST_SEEN,
+    ARCHIVE_SQL,
+    BATCH,
+    NEW_OFFER,
+    NEW_OFFER_ADDED,
+    OFFERS,
+    STATE_COLUMNS,
+    Sink,
+)
 
 
 def _pg_binary_type(column: Column) -> str:
@@ -113,6 +122,14 @@ class PostgresSink(Sink):
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if rows:
             self._copy(table.name, columns, _pg_binary_types(table, columns), rows)
+
+    def insert_offers(self, site_id: int, run_id: int | None, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        columns = (*NEW_OFFER, *NEW_OFFER_ADDED)
+        first = _FIRST_SEEN
+        whole = ((*r, site_id, r[first], run_id, run_id) for r in rows)  # COPY takes every column
+        self._copy("offers", columns, _pg_binary_types(OFFERS, columns), whole)
 
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pricing.store import chunks
 from pricing.store.bulk import (
+    NEW_OFFER,
     OBSERVATIONS,
     OFFERS,
     Sink,
@@ -82,17 +83,12 @@ def _columns(names: str) -> tuple[str, ...]:
     return tuple(names.split())
 
 
-# A state's columns after its 11 values: where it came from (in the order of _PROV below).
-_STATE_TAIL = (
-    "cur_valid_from cur_first_run_id cur_run_id cur_suspect_reason cur_price_source cur_confidence"
-)
-_OFFER_INSERT = _columns(
-    "id site_id url title brand gtin mpn site_sku first_seen last_seen identity_changed_at "
-    "current_observation_id cur_price cur_regular_price cur_currency cur_availability "
-    "cur_stock_quantity cur_shipping cur_review_count cur_rating cur_sold_count cur_rank "
-    f"cur_suspect {_STATE_TAIL}"
-)
-_OFFER_CURRENT = (*_OFFER_INSERT[_OFFER_INSERT.index("current_observation_id") :], "last_seen")
+# A changed offer's new current state (and when it was last seen).
+_OFFER_CURRENT = (
+    *NEW_OFFER[NEW_OFFER.index("current_observation_id") : NEW_OFFER.index("cur_valid_from")],
+    "cur_valid_from", "cur_first_run_id", "cur_run_id", "cur_suspect_reason", "cur_price_source",
+    "cur_confidence", "last_seen",
+)  # fmt: skip
 _OBS_INSERT = _columns(
     "id offer_id valid_from valid_to price regular_price currency availability "
     "stock_quantity shipping review_count rating sold_count rank suspect run_id last_run_id "
@@ -325,9 +321,8 @@ class HistoryWriter:
         for o in touched:
             flags, o[_FLAGS] = o[_FLAGS], 0
             if flags & _NEW:
-                first = o[_FIRST]
                 offer_rows.append(
-                    (o[_ID], site_id, o[_URL], *o[_IDENT], first, o[_LAST], first, o[_OBS], *o[_STATE], o[_VFROM], run_id, run_id, *o[_PROV])
+                    (o[_ID], o[_URL], *o[_IDENT], o[_FIRST], o[_LAST], o[_OBS], *o[_STATE], o[_VFROM], *o[_PROV])
                 )  # fmt: skip
                 continue
             if flags & _CHANGED:
@@ -338,11 +333,21 @@ class HistoryWriter:
                 extend_rows.append((o[_ID], o[_LAST]))
             if flags & _IDENT_CHANGED:
                 identity_rows.append((o[_ID], *o[_IDENT], o[_LAST]))
-        return run_id, offer_rows, extend_rows, archive, replaced, current_rows, identity_rows
+        return (
+            site_id,
+            run_id,
+            offer_rows,
+            extend_rows,
+            archive,
+            replaced,
+            current_rows,
+            identity_rows,
+        )
 
 
 def _flush(
     sink: Sink,
+    site_id: int,
     run_id: int | None,
     offer_rows: list[tuple],
     extend_rows: list[tuple],
@@ -357,7 +362,7 @@ def _flush(
     ``valid_to``; the archive comes before the current-state update that overwrites the row
     it copies from.
     """
-    sink.insert(OFFERS, _OFFER_INSERT, offer_rows)
+    sink.insert_offers(site_id, run_id, offer_rows)
     sink.extend(extend_rows, run_id)
     sink.archive_current(archive)
     sink.insert(OBSERVATIONS, _OBS_INSERT, replaced_rows)
