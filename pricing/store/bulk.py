@@ -216,6 +216,14 @@ class Sink:
             sql, params = self._id_filter(ARCHIVE_SQL, batch)
             self.conn.exec_driver_sql(sql, params)
 
+    def replace_current(
+        self, archive_ids: Sequence[int], columns: Sequence[str], rows: Sequence[tuple]
+    ) -> None:
+        """New current states over stored ones: the stored states of ``archive_ids`` are
+        archived first, then ``rows`` ((id, *columns) of offers) are written over them."""
+        self.archive_current(archive_ids)
+        self.update(OFFERS, columns, rows)
+
     def _id_filter(self, base: str, ids: Sequence[int]) -> tuple[str, tuple]:
         raise NotImplementedError
 

@@ -33,6 +33,7 @@ from pricing.store.bulk import (
     STATE_COLUMNS,
     Sink,
 )
+from pricing.store.views import CURRENT_STATE, HAS_STATE
 
 
 def _pg_binary_type(column: Column) -> str:
@@ -159,6 +160,37 @@ class PostgresSink(Sink):
         """One statement: the ids travel as one array parameter."""
         if offer_ids:
             self.conn.exec_driver_sql(f"{ARCHIVE_SQL} AND id = ANY(%s)", (list(offer_ids),))
+
+    def replace_current(
+        self, archive_ids: Sequence[int], columns: Sequence[str], rows: Sequence[tuple]
+    ) -> None:
+        """Archive and overwrite in one statement, over one temporary table of the rows.
+
+        A data-modifying WITH reads the offers rows as they were before the statement, as
+        the UPDATE does: what it archives is the states the UPDATE replaces. The archived
+        offers are those of ``rows`` that have a state (``archive_ids`` are never others).
+        One COPY, one statement and one join instead of an id list, a second statement and
+        a second probe per offer (a tenth of a cycle 2's worker time, measured).
+        """
+        if not rows:
+            self.archive_current(archive_ids)
+            return
+        cols = ("id", *columns)
+        tmp = self._temp_table(
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS "
+            f"SELECT {', '.join(cols)} FROM offers WITH NO DATA"
+        )
+        self._copy(tmp, cols, _pg_binary_types(OFFERS, cols), rows)
+        archive = (
+            f"INSERT INTO observations ({', '.join(CURRENT_STATE)}) "
+            f"SELECT {', '.join(f'o.{e}' for e in CURRENT_STATE.values())} "
+            f"FROM offers AS o JOIN {tmp} AS t ON o.id = t.id WHERE o.{HAS_STATE}"
+        )
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
+        self._update_from(
+            f"WITH archived AS ({archive}) "
+            f"UPDATE offers AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id"
+        )
 
     def _temp_table(self, create: str) -> str:
         """Run ``create`` with ``{}`` replaced by a new temporary table's name; return it."""

@@ -359,14 +359,14 @@ def _flush(
     """Write one classified chunk, in an order that keeps each step's input right.
 
     Extensions come before the archive, which copies ``last_seen`` as the archived state's
-    ``valid_to``; the archive comes before the current-state update that overwrites the row
-    it copies from.
+    ``valid_to``; the archive comes before (on PostgreSQL: in the same statement as) the
+    current-state update that overwrites the row it copies from. States both created and
+    replaced in the chunk need neither: they go straight into history.
     """
     sink.insert_offers(site_id, run_id, offer_rows)
     sink.extend(extend_rows, run_id)
-    sink.archive_current(archive)
     sink.insert(OBSERVATIONS, _OBS_INSERT, replaced_rows)
-    sink.update(OFFERS, _OFFER_CURRENT, current_rows)
+    sink.replace_current(archive, _OFFER_CURRENT, current_rows)
     sink.update(OFFERS, (*_IDENTITY, "identity_changed_at"), identity_rows)
 
 
