@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from pricing.store import chunks
 from pricing.store.bulk_pg import PostgresSink
 from pricing.store.history import HistoryWriter, WriteResult, ensure_site
+from pricing.store.runs import start_run
 
 from .test_history import offer, rec, rows, stored
 
@@ -79,6 +80,29 @@ def test_state_extended_then_replaced_in_one_chunk(db_engine, site):
     ]
     o = offer(db_engine)
     assert o.last_seen == T0 + 2 * H and o.cur_price == Decimal("8.00")
+
+
+def test_two_changes_in_one_call_archive_both_replaced_states(db_engine, site):
+    """The stored state is archived from its row; the one that lived only within the call
+    goes straight into history; the last is current."""
+    writer = HistoryWriter(db_engine)
+    writer.write(site, None, [rec(T0, "10.00")])
+    run = start_run(db_engine, site)
+    calls = [rec(T0 + H, "10.00"), rec(T0 + 2 * H, "9.00"), rec(T0 + 3 * H, "9.00"),
+             rec(T0 + 4 * H, "8.00")]  # fmt: skip
+    assert writer.write(site, run, calls) == WriteResult(rows_inserted=2, rows_extended=2)
+    history = [
+        (r.price, r.valid_from, r.valid_to, r.run_id, r.last_run_id) for r in rows(db_engine)
+    ]
+    assert history == [
+        (Decimal("10"), T0, T0 + H, None, run),
+        (Decimal("9"), T0 + 2 * H, T0 + 3 * H, run, run),
+        (Decimal("8"), T0 + 4 * H, T0 + 4 * H, run, run),
+    ]
+    assert stored(db_engine) == 2
+    o = offer(db_engine)
+    assert (o.cur_price, o.cur_valid_from, o.last_seen) == (Decimal("8"), T0 + 4 * H, T0 + 4 * H)
+    assert o.current_observation_id == rows(db_engine)[-1].id
 
 
 @pytest.mark.postgres
