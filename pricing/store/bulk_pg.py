@@ -2,7 +2,8 @@
 
 New rows go straight into their tables, with ids taken from the sequences on a connection of
 their own; updates are COPY'd into a temporary table, then applied with ``UPDATE .. FROM``
-(one primary-key probe per row).
+(one primary-key probe per row). New current states archive the ones they replace in the same
+statement (:meth:`PostgresSink.replace_current`).
 """
 
 from __future__ import annotations

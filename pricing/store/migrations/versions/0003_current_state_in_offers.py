@@ -10,7 +10,8 @@ the one history readers query (pricing.store.views).
 Upgrade: adds the columns observations had and offers lacked, moves each offer's current
 observation into its ``offers`` row and deletes that row, creates the view. On PostgreSQL the
 history partitions lose fillfactor 50: it left room for in-place ``valid_to`` updates, which
-no longer happen. Downgrade reverses each step.
+no longer happen. Downgrade reverses each step. Every offers row is rewritten once: on a
+large PostgreSQL store, ``VACUUM ANALYZE offers`` afterwards.
 
 The column mapping is frozen here (migrations never import live code); a test keeps it equal
 to ``pricing.store.views.CURRENT_STATE``.
