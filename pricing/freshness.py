@@ -29,7 +29,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 import pricing.tabular  # noqa: F401 - pandas' text storage
-from pricing.store.models import ClickDaily, Match, MatchStatus, Observation, Offer, Product, Site
+from pricing.store.models import ClickDaily, Match, MatchStatus, Offer, Product, Site
+from pricing.store.views import OfferState
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,9 @@ def offer_signals(
         .subquery()
     )
     changes = (
-        select(Observation.offer_id, (func.count() - 1).label("changes"))
-        .where(Observation.valid_to >= since)
-        .group_by(Observation.offer_id)
+        select(OfferState.offer_id, (func.count() - 1).label("changes"))
+        .where(OfferState.valid_to >= since)
+        .group_by(OfferState.offer_id)
         .subquery()
     )
     query = (

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from pricing.alerts import AlertDispatcher, AlertsConfigError, load_alerts_config
 from pricing.alerts.config import parse_alerts_config
 from pricing.store.db import session_scope
+from pricing.store.history import HistoryWriter, ObservationRecord
 from pricing.store.models import (
     CrawlRun,
     Match,
-    Observation,
     Offer,
     Product,
     Site,
@@ -32,27 +33,17 @@ def receiver():
     r.server.shutdown()
 
 
-def _observe(session, offer, at, price, availability="in_stock", run=None, suspect=False):
-    obs = Observation(
-        offer_id=offer.id,
-        valid_from=at,
-        valid_to=at,
-        price=Decimal(price),
-        currency="USD",
-        availability=availability,
-        run_id=run.id if run else None,
-        suspect=suspect,
-    )
-    session.add(obs)
-    session.flush()
-    offer.current_observation_id = obs.id
-    offer.cur_price = Decimal(price)
-    offer.cur_currency = "USD"
-    offer.cur_availability = availability
-    offer.cur_suspect = suspect
-    offer.cur_run_id = run.id if run else None
-    offer.last_seen = at
-    return obs
+def _observe(engine, offer_id, at, price, availability="in_stock", run=None, suspect=False):
+    """The offer is seen at ``at`` in this state, stored as a crawl stores it."""
+    with engine.connect() as conn:
+        site_id, url = conn.execute(
+            select(Offer.site_id, Offer.url).where(Offer.id == offer_id)
+        ).one()
+    record = ObservationRecord(
+        url=url, observed_at=at, price=Decimal(price), currency="USD",
+        availability=availability, suspect=suspect,
+    )  # fmt: skip
+    HistoryWriter(engine).write(site_id, run, [record])
 
 
 @pytest.fixture
@@ -89,15 +80,6 @@ def store(db_engine):
             Match(product_id=p.id, offer_id=o.id, confidence=0.9, method="gtin", status=st)
             for p, o, st in zip(products, offers, status, strict=True)
         )
-        later = T0 + timedelta(hours=1)
-        _observe(s, offers[0], T0, "120", run=ok)
-        _observe(s, offers[0], later, "90", run=bad)  # -25% and under MAP 100
-        _observe(s, offers[1], T0, "50", run=ok)
-        _observe(s, offers[1], later, "51", "out_of_stock", run=bad)  # +2%: under threshold
-        _observe(s, offers[2], T0, "10", run=ok)
-        _observe(s, offers[2], later, "30", run=bad)  # only "review": not ours yet
-        _observe(s, offers[3], T0, "10", run=ok)
-        _observe(s, offers[3], later, "1", run=bad, suspect=True)  # suspect: never alerts
         s.add_all(
             Suggestion(
                 product_id=products[0].id,
@@ -109,6 +91,18 @@ def store(db_engine):
             )
             for _ in range(3)
         )
+        s.flush()
+        ids = [o.id for o in offers]
+        ok_id, bad_id = ok.id, bad.id
+    later = T0 + timedelta(hours=1)
+    _observe(db_engine, ids[0], T0, "120", run=ok_id)
+    _observe(db_engine, ids[0], later, "90", run=bad_id)  # -25% and under MAP 100
+    _observe(db_engine, ids[1], T0, "50", run=ok_id)
+    _observe(db_engine, ids[1], later, "51", "out_of_stock", run=bad_id)  # +2%: under threshold
+    _observe(db_engine, ids[2], T0, "10", run=ok_id)
+    _observe(db_engine, ids[2], later, "30", run=bad_id)  # only "review": not ours yet
+    _observe(db_engine, ids[3], T0, "10", run=ok_id)
+    _observe(db_engine, ids[3], later, "1", run=bad_id, suspect=True)  # suspect: never alerts
     return db_engine
 
 
@@ -157,9 +151,7 @@ def test_alerts_grouped_per_channel_and_sent_once(store, receiver):
     assert len(receiver.received) == 2
 
     # The competitor moves again: only what is new goes out, in one message.
-    with session_scope(store) as s:
-        offer = s.get(Offer, 1)
-        _observe(s, offer, T0 + timedelta(hours=2), "80")
+    _observe(store, 1, T0 + timedelta(hours=2), "80")
     dispatcher.check(since=T0 + timedelta(minutes=30))
     assert len(receiver.received) == 3
     [_, latest] = receiver.messages("pricing")
@@ -171,8 +163,7 @@ def test_a_burst_within_the_window_is_one_message(store, receiver):
     dispatcher = AlertDispatcher(store, _config(receiver, window="1s"))
     since = T0 + timedelta(minutes=30)
     dispatcher.check(since=since)  # e.g. one site's crawl finished ...
-    with session_scope(store) as s:
-        _observe(s, s.get(Offer, 2), T0 + timedelta(hours=2), "70")  # ... then another
+    _observe(store, 2, T0 + timedelta(hours=2), "70")  # ... then another
     dispatcher.check(since=T0 + timedelta(hours=1, minutes=30))
     assert receiver.received == []  # held for the window
     deadline = time.monotonic() + 10

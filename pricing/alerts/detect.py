@@ -5,7 +5,7 @@ in the next cycle has the same key) and a *state* (what it says: a new price is 
 The dispatcher uses both to send each state once, not every cycle.
 
 Only data pricing would use raises alerts: offers matched to our products (accepted or
-confirmed, not substitutes), observations not flagged suspect, from runs that are not broken.
+confirmed, not substitutes), states not flagged suspect, from runs that are not broken.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pricing.store.models import (
     CrawlRun,
     Match,
     MatchStatus,
-    Observation,
     Offer,
     Product,
     RunHealth,
@@ -32,6 +31,7 @@ from pricing.store.models import (
     SuggestionStatus,
 )
 from pricing.store.runs import broken_run_ids, trusted_observation
+from pricing.store.views import OfferState
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -87,15 +87,15 @@ def crawl_health_alerts(engine: Engine, since: datetime) -> list[Alert]:
 
 
 def price_move_alerts(engine: Engine, since: datetime, min_pct: float) -> list[Alert]:
-    """Observations since ``since`` whose price moved at least ``min_pct`` from the one before."""
+    """States since ``since`` whose price moved at least ``min_pct`` from the one before."""
     if min_pct == float("inf"):
         return []
-    prev = aliased(Observation)
+    prev = aliased(OfferState)
     previous_price = (
         select(prev.price)
         .where(
-            prev.offer_id == Observation.offer_id,
-            prev.valid_from < Observation.valid_from,
+            prev.offer_id == OfferState.offer_id,
+            prev.valid_from < OfferState.valid_from,
             prev.suspect.is_(False),
         )
         .order_by(prev.valid_from.desc())
@@ -104,26 +104,26 @@ def price_move_alerts(engine: Engine, since: datetime, min_pct: float) -> list[A
     )
     query = (
         select(
-            Observation.offer_id,
-            Observation.id,
-            Observation.price,
-            Observation.currency,
+            OfferState.offer_id,
+            OfferState.id,
+            OfferState.price,
+            OfferState.currency,
             previous_price.label("previous"),
             Site.name,
             Offer.title,
             Product.sku,
         )
-        .join(Offer, Offer.id == Observation.offer_id)
+        .join(Offer, Offer.id == OfferState.offer_id)
         .join(Site, Site.id == Offer.site_id)
         .join(Match, _matched())
         .join(Product, Product.id == Match.product_id)
         .where(
-            Observation.valid_from >= since,
-            Observation.suspect.is_(False),
-            Observation.price.is_not(None),
+            OfferState.valid_from >= since,
+            OfferState.suspect.is_(False),
+            OfferState.price.is_not(None),
             trusted_observation(),
         )
-        .order_by(Observation.offer_id, Observation.valid_from)
+        .order_by(OfferState.offer_id, OfferState.valid_from)
     )
     latest: dict[int, Alert] = {}
     with engine.connect() as conn:

@@ -17,12 +17,12 @@ from pricing.store.models import (
     CrawlRun,
     Match,
     MatchStatus,
-    Observation,
     Offer,
     Product,
     RunHealth,
     Site,
 )
+from pricing.store.views import OfferState
 
 GOOD_MATCH = (MatchStatus.accepted.value, MatchStatus.confirmed.value)
 CLICK_COLUMNS = [
@@ -87,7 +87,7 @@ def load_observations(
     One row per distinct state (valid_from..valid_to); states of broken runs and suspect states
     are dropped.
     """
-    obs = Observation
+    obs = OfferState
     stmt = (
         select(
             obs.offer_id,

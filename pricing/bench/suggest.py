@@ -35,7 +35,6 @@ from pricing.store.models import (
     Decision,
     ElasticityEstimate,
     Match,
-    Observation,
     Offer,
     Product,
     Site,
@@ -135,26 +134,15 @@ def generate(
             "url": [f"http://x.test/{i}" for i in ids],
             "first_seen": seen_py,
             "last_seen": seen_py,
+            # Each offer's one state is current: it lives in offers (no observations row).
             "current_observation_id": ids,
+            "cur_valid_from": seen_py,
             "cur_price": oprice,
             "cur_currency": cur,
             "cur_availability": avail,
             "cur_suspect": suspect,
+            "cur_first_run_id": site,
             "cur_run_id": site,
-        }
-    )
-    obs = pd.DataFrame(
-        {
-            "id": ids,
-            "offer_id": ids,
-            "valid_from": seen_py,
-            "valid_to": seen_py,
-            "price": oprice,
-            "currency": cur,
-            "availability": avail,
-            "run_id": site,
-            "last_run_id": site,
-            "suspect": suspect,
         }
     )
     matches = pd.DataFrame(
@@ -188,7 +176,7 @@ def generate(
         for start in range(0, len(records), 50_000):
             conn.execute(insert(Product), records[start : start + 50_000])
         sink = sink_for(conn)  # the store's bulk path: 3x faster than Core for 850k-row tables
-        for table, frame in ((Offer, offers), (Observation, obs), (Match, matches)):
+        for table, frame in ((Offer, offers), (Match, matches)):
             _bulk(sink, table.__table__, frame)
     return n
 

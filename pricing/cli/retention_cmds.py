@@ -20,10 +20,10 @@ def retention(keep_months: int, dry_run: bool) -> None:
     """Drop history older than --keep-months months.
 
     On PostgreSQL whole monthly partitions of the history are dropped (cheap, no vacuum
-    debt) and next months' partitions are created; on SQLite old closed states are deleted.
-    Every offer's current state, and any state still valid at the cutoff, is kept (from the
-    cutoff on), so prices at any time after the cutoff can still be looked up. Run it daily
-    or monthly, e.g. from cron.
+    debt) and next months' partitions are created; on SQLite old replaced states are deleted.
+    Every offer's current state (it lives in the offer's row, untouched) and any replaced
+    state still valid at the cutoff are kept (the latter from the cutoff on), so prices at
+    any time after the cutoff can still be looked up. Run it daily or monthly, e.g. from cron.
     """
     from pricing.store.partitions import apply_retention
     from pricing.store.schema import init_db

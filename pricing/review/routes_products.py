@@ -21,13 +21,13 @@ from pricing.store.models import (
     Availability,
     ClickDaily,
     Match,
-    Observation,
     Offer,
     Product,
     ProductPriceChange,
     Site,
     Suggestion,
 )
+from pricing.store.views import OfferState
 
 router = APIRouter(include_in_schema=False)
 MAX_OBSERVATIONS = 3000  # per offer on the chart
@@ -127,14 +127,14 @@ def competitor_series(
             continue
         obs = conn.execute(
             select(
-                Observation.valid_from,
-                Observation.valid_to,
-                Observation.price,
-                Observation.currency,
-                Observation.availability,
+                OfferState.valid_from,
+                OfferState.valid_to,
+                OfferState.price,
+                OfferState.currency,
+                OfferState.availability,
             )
-            .where(Observation.offer_id == m.offer_id, Observation.valid_to >= since)
-            .order_by(Observation.valid_from)
+            .where(OfferState.offer_id == m.offer_id, OfferState.valid_to >= since)
+            .order_by(OfferState.valid_from)
             .limit(MAX_OBSERVATIONS)
         ).all()
         # An observation without a currency is in its site's (the backtest reads it so too).

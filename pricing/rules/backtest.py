@@ -1,10 +1,10 @@
 """Backtest: replay stored history day by day and see what a strategy would have done.
 
 For each of the last N days (at midnight UTC) every matched offer's state is taken
-point-in-time from the change-only history (the observation valid at that moment; its age is
-counted from when it was last confirmed). An observation made by a broken crawl run is
-ignored, as in live runs. Our price starts at what it was on the first day
-(product_price_changes, else today's price) and then follows the strategy: each day's
+point-in-time from the change-only history (the state valid at that moment, from the view
+offer_states; its age is counted from when it was last confirmed). A state first seen by a
+broken crawl run is ignored, as in live runs. Our price starts at what it was on the first
+day (product_price_changes, else today's price) and then follows the strategy: each day's
 proposals are assumed approved, so the replay shows the dynamics, not one day in isolation.
 
 Effects use constant-elasticity demand, units = q0 * (price / start price) ** e, with e from
@@ -40,9 +40,9 @@ from pricing.rules.inputs import (
 from pricing.store.models import (
     ClickDaily,
     Match,
-    Observation,
     ProductPriceChange,
 )
+from pricing.store.views import OfferState
 
 OSCILLATION_REVERSALS = 2
 WAR_CUTS = 3
@@ -59,23 +59,23 @@ class BacktestResult:
 def _history(
     engine: Engine, start: datetime, end: datetime, max_stale_h: float
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Observations of usable matches that may be valid between start and end."""
+    """States of usable matches that may be valid between start and end."""
     stmt = (
         usable_offer_select(
-            price=Observation.price,
-            currency=Observation.currency,
-            suspect=Observation.suspect,
-            availability=Observation.availability,
-            run_id=Observation.run_id,
-            seen=Observation.valid_to,
+            price=OfferState.price,
+            currency=OfferState.currency,
+            suspect=OfferState.suspect,
+            availability=OfferState.availability,
+            run_id=OfferState.run_id,
+            seen=OfferState.valid_to,
         )
-        .add_columns(epoch(Observation.valid_from))
-        .join(Observation, Observation.offer_id == Match.offer_id)
+        .add_columns(epoch(OfferState.valid_from))
+        .join(OfferState, OfferState.offer_id == Match.offer_id)
         .where(
-            Observation.valid_from <= end,
-            Observation.valid_to >= start - timedelta(hours=max_stale_h),
+            OfferState.valid_from <= end,
+            OfferState.valid_to >= start - timedelta(hours=max_stale_h),
         )
-        .order_by(Match.offer_id, Observation.valid_from)
+        .order_by(Match.offer_id, OfferState.valid_from)
     )
     with engine.connect() as conn:
         a = object_rows(conn, stmt)
@@ -86,7 +86,7 @@ def _history(
 
 
 def _state_at(history: pd.DataFrame, at: datetime) -> pd.DataFrame:
-    """Each offer's observation valid at ``at``; its data time is when it was last confirmed."""
+    """Each offer's state valid at ``at``; its data time is when it was last confirmed."""
     seen = history[history["valid_from"] <= pd.Timestamp(at)]
     latest = seen.groupby("offer_id", sort=False).tail(1)
     confirmed = latest["data_at"].where(latest["data_at"] < pd.Timestamp(at), pd.Timestamp(at))

@@ -161,8 +161,9 @@ OFFER_KINDS = ("int", "int", "int", "float", "text", "float", "int", "float")
 def usable_offer_select(*, price, currency, suspect, availability, run_id, seen) -> Select:
     """Usable matches with one state of their offer, as :func:`offer_frame` unpacks them.
 
-    The current-state reader passes the ``offers.cur_*`` columns; the backtest passes a history
-    row's (and joins ``observations``), so both apply the same flags and broken-run rule.
+    The current-state reader passes the ``offers.cur_*`` columns; the backtest passes a
+    history state's (and joins the view ``offer_states``), so both apply the same flags and
+    broken-run rule.
     """
     broken = select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
     flags = offer_flags(

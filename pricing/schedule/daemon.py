@@ -41,8 +41,9 @@ from pricing.schedule.lock import ProcessLock
 from pricing.schedule.refresh import add_refresh_jobs, planned_urls, refreshed_sites, url_file
 from pricing.schedule.triggers import describe, trigger_for
 from pricing.store.db import make_engine
-from pricing.store.models import CrawlRun, Observation, Offer, RunStatus
+from pricing.store.models import CrawlRun, Offer, RunStatus
 from pricing.store.runs import _pid_alive, reap_stale_runs
+from pricing.store.views import OfferState
 
 log = logging.getLogger(__name__)
 
@@ -389,12 +390,12 @@ def process_failed_alert(outcome: CrawlOutcome):
 
 
 def changes_by_runs(engine: Engine, run_ids: list[int], since: datetime) -> int:
-    """New states (observations first seen by these runs) plus offers first seen since."""
+    """New states (first seen by these runs) plus offers first seen since."""
     if not run_ids:
         return 0
     with engine.connect() as conn:
         states = conn.scalar(
-            select(func.count()).select_from(Observation).where(Observation.run_id.in_(run_ids))
+            select(func.count()).select_from(OfferState).where(OfferState.run_id.in_(run_ids))
         )
         sites = select(CrawlRun.site_id).where(CrawlRun.id.in_(run_ids))
         new_offers = conn.scalar(

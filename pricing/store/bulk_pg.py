@@ -2,7 +2,8 @@
 
 New rows go straight into their tables, with ids taken from the sequences on a connection of
 their own; updates are COPY'd into a temporary table, then applied with ``UPDATE .. FROM``
-(one primary-key probe per row).
+(one primary-key probe per row). New current states archive the ones they replace in the same
+statement (:meth:`PostgresSink.replace_current`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from sqlalchemy import (
     Table,
 )
 
-from pricing.store.bulk import BATCH, OBSERVATIONS, STATE_COLUMNS, Sink
+from pricing.store.bulk import (
+    _FIRST_SEEN,
+    ARCHIVE_SQL,
+    BATCH,
+    NEW_OFFER,
+    NEW_OFFER_ADDED,
+    OFFERS,
+    STATE_COLUMNS,
+    Sink,
+)
+from pricing.store.views import CURRENT_STATE, HAS_STATE
 
 
 def _pg_binary_type(column: Column) -> str:
@@ -55,7 +66,6 @@ class PostgresSink(Sink):
 
     _p = "%s"
     SCAN_BATCH = BATCH
-    _EXTEND_TYPES = ("int8", "int8", "timestamptz", "int4")  # see extend()
 
     def __init__(self, conn: Connection):
         super().__init__(conn)
@@ -66,7 +76,13 @@ class PostgresSink(Sink):
         super().begin()
         # The UPDATE .. FROM of a 20k-row chunk costs more than jit_above_cost, so each one
         # paid ~8 ms compiling expressions it then ran for 0.1 s: no gain (measured).
-        self.conn.exec_driver_sql("SET LOCAL jit = off")
+        # Every update joins a temporary table to offers by id: one primary-key probe per
+        # row. Left to itself the planner hashes the whole target table (stale statistics
+        # after a bulk load), per chunk. Set once for the transaction, not per statement:
+        # each SET is a round trip, and the worker thread then waits for the GIL again.
+        self.conn.exec_driver_sql(
+            "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+        )
 
     def ids(self, table: Table, expected: int) -> Callable[[], int]:
         if table.name not in self._ids:
@@ -77,8 +93,9 @@ class PostgresSink(Sink):
     def _url_filter(self, base: str, urls: list[str]) -> tuple[str, tuple]:
         return f"{base} AND url = ANY(%s)", (urls,)
 
-    def scan_offers(self, site_id: int) -> Iterator[list[tuple]]:
-        """Turned into Python objects batch by batch, as the writer needs them.
+    def scan_offers(self, site_id: int, limit: int) -> Iterator[list[tuple]] | None:
+        """Turned into Python objects batch by batch, as the writer needs them (None when
+        the site has over ``limit`` offers: the read stops at ``limit + 1``, no count first).
 
         The whole result arrives (libpq holds it) before the first batch, so the connection
         is free for the writes meanwhile; making 170k rows of tuples, Decimals and datetimes
@@ -86,19 +103,35 @@ class PostgresSink(Sink):
         the first chunks instead of delaying it (the pages of a crawl come in much the same
         order as last time, which is the order of the table).
         """
-        with self.raw.cursor() as cursor:
-            # In table order (a bitmap or sequential scan), not in URL order (index scan).
-            cursor.execute("SET LOCAL enable_indexscan = off")
-            cursor.execute(
-                f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = %s", (site_id,)
-            )
-            self.raw.execute("SET LOCAL enable_indexscan = on")  # the rows stay in `cursor`
+        cursor = self.raw.cursor()
+        # In table order (a bitmap or sequential scan), not in URL order (index scan).
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM offers WHERE site_id = %s LIMIT %s",
+            (site_id, limit + 1),
+        )
+        self.raw.execute("SET LOCAL enable_indexscan = on")  # the rows stay in `cursor`
+        if cursor.rowcount > limit:
+            cursor.close()
+            return None
+        return self._batches(cursor)
+
+    def _batches(self, cursor) -> Iterator[list[tuple]]:
+        with cursor:
             while batch := cursor.fetchmany(self.SCAN_BATCH):
                 yield batch
 
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if rows:
             self._copy(table.name, columns, _pg_binary_types(table, columns), rows)
+
+    def insert_offers(self, site_id: int, run_id: int | None, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        columns = (*NEW_OFFER, *NEW_OFFER_ADDED)
+        first = _FIRST_SEEN
+        whole = ((*r, site_id, r[first], run_id, run_id) for r in rows)  # COPY takes every column
+        self._copy("offers", columns, _pg_binary_types(OFFERS, columns), whole)
 
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:
@@ -111,31 +144,53 @@ class PostgresSink(Sink):
         )
         self._copy(tmp, cols, _pg_binary_types(table, cols), rows)
         sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        where = "o.id = t.id"
-        if table is OBSERVATIONS and "valid_to" in columns:
-            where += " AND o.valid_from <= t.valid_to"  # see extend()
-        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE {where}")
+        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
 
-    def extend(self, rows: Sequence[tuple]) -> None:
-        """One temporary table for both updates: a cycle sends ~150k of these rows."""
+    def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
         if not rows:
             return
+        tmp = self._temp_table("CREATE TEMP TABLE {} (id int8, seen_at timestamptz) ON COMMIT DROP")
+        self._copy(tmp, ("id", "seen_at"), ("int8", "timestamptz"), rows)
+        run = "NULL" if run_id is None else int(run_id)  # an id we hold, not input text
+        self._update_from(
+            f"UPDATE offers AS o SET last_seen = t.seen_at, cur_run_id = {run} "
+            f"FROM {tmp} AS t WHERE o.id = t.id"
+        )
+
+    def archive_current(self, offer_ids: Sequence[int]) -> None:
+        """One statement: the ids travel as one array parameter."""
+        if offer_ids:
+            self.conn.exec_driver_sql(f"{ARCHIVE_SQL} AND id = ANY(%s)", (list(offer_ids),))
+
+    def replace_current(
+        self, archive_ids: Sequence[int], columns: Sequence[str], rows: Sequence[tuple]
+    ) -> None:
+        """Archive and overwrite in one statement, over one temporary table of the rows.
+
+        A data-modifying WITH reads the offers rows as they were before the statement, as
+        the UPDATE does: what it archives is the states the UPDATE replaces. The archived
+        offers are those of ``rows`` that have a state (``archive_ids`` are never others).
+        One COPY, one statement and one join instead of an id list, a second statement and
+        a second probe per offer (a tenth of a cycle 2's worker time, measured).
+        """
+        if not rows:
+            self.archive_current(archive_ids)
+            return
+        cols = ("id", *columns)
         tmp = self._temp_table(
-            "CREATE TEMP TABLE {} (offer_id int8, obs_id int8, seen_at timestamptz, run_id int4) "
-            "ON COMMIT DROP"
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS "
+            f"SELECT {', '.join(cols)} FROM offers WITH NO DATA"
         )
-        self._copy(tmp, ("offer_id", "obs_id", "seen_at", "run_id"), self._EXTEND_TYPES, rows)
-        # observations is partitioned by valid_from and its key is (id, valid_from): by id
-        # alone each row probes every month. A state is never valid to before it was valid
-        # from, so this true bound lets PostgreSQL skip, per row, the months after the new
-        # valid_to (the ones made ahead): 20% less time (measured).
-        self._update_from(
-            f"UPDATE observations AS o SET valid_to = t.seen_at, last_run_id = t.run_id "
-            f"FROM {tmp} AS t WHERE o.id = t.obs_id AND o.valid_from <= t.seen_at"
+        self._copy(tmp, cols, _pg_binary_types(OFFERS, cols), rows)
+        archive = (
+            f"INSERT INTO observations ({', '.join(CURRENT_STATE)}) "
+            f"SELECT {', '.join(f'o.{e}' for e in CURRENT_STATE.values())} "
+            f"FROM offers AS o JOIN {tmp} AS t ON o.id = t.id WHERE o.{HAS_STATE}"
         )
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
         self._update_from(
-            f"UPDATE offers AS o SET last_seen = t.seen_at, cur_run_id = t.run_id "
-            f"FROM {tmp} AS t WHERE o.id = t.offer_id"
+            f"WITH archived AS ({archive}) "
+            f"UPDATE offers AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id"
         )
 
     def _temp_table(self, create: str) -> str:
@@ -148,14 +203,7 @@ class PostgresSink(Sink):
 
     def _update_from(self, sql: str) -> None:
         with self.raw.cursor() as cur:
-            # One primary-key probe per changed row. Left to itself the planner hashes the
-            # whole target table (stale statistics after a bulk load), per chunk: on a
-            # history of millions of rows that is a full scan for every 20k updates.
-            cur.execute("SET LOCAL enable_hashjoin = off")
-            cur.execute("SET LOCAL enable_mergejoin = off")
-            cur.execute(sql)
-            cur.execute("SET LOCAL enable_hashjoin = on")
-            cur.execute("SET LOCAL enable_mergejoin = on")
+            cur.execute(sql)  # a nested loop over the primary key: see begin()
 
     def _copy(
         self, target: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[tuple]

@@ -1,10 +1,15 @@
-"""Change-only price history: the one place crawl results enter the store.
+"""Change-only, system-versioned price history: the one place crawl results enter the store.
 
-An offer's history is a chain of distinct states. An observation equal to the offer's current
-state only moves that state's ``valid_to`` (and the offer's ``last_seen``) forward; a different
-one adds a row and becomes the current state, copied into ``offers.cur_*`` so readers never
-scan history for "now". The previous row is not closed: between its ``valid_to`` and the new
-row's ``valid_from`` nobody looked.
+An offer's history is a chain of distinct states. The current one lives only in the offer's
+row (``offers.cur_*``, valid from ``cur_valid_from`` to ``last_seen``), so readers never scan
+history for "now" and a sighting equal to it updates that one row: ``last_seen`` and the run
+that last confirmed it. A different sighting replaces it: the old state is archived into
+``observations`` (copied from the offers row with one INSERT .. SELECT, before the row is
+overwritten) and the new one takes its place. An ``observations`` row is written once and
+never updated; the view ``offer_states`` (:mod:`pricing.store.views`) shows both as one
+history. States are not closed: between one's ``valid_to`` and the next one's ``valid_from``
+nobody looked. A state keeps one id for its whole life: ``current_observation_id`` while
+current, its ``observations.id`` once archived.
 
 The writer reads the offers' ``cur_*`` columns once per call and classifies the records in
 Python, comparing in storage form, one chunk of thousands at a time. Each classified chunk
@@ -21,22 +26,52 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from pricing.store import chunks
 from pricing.store.bulk import (
+    NEW_OFFER,
     OBSERVATIONS,
     OFFERS,
     Sink,
     as_utc,
     write_transaction,
 )
+from pricing.store.chunks import (
+    _CHANGED,
+    _EXTENDED,
+    _FIRST,
+    _FLAGS,
+    _ID,
+    _IDENT,
+    _IDENT_CHANGED,
+    _LAST,
+    _NEW,
+    _OBS,
+    _PENDING,
+    _PROV,
+    _STATE,
+    _URL,
+    _VFROM,
+    add_states,
+    await_states,
+)
 from pricing.store.models import Availability, Site
 from pricing.store.pipeline import Pipeline
+from pricing.store.records import (
+    INT_MAX,
+    MONEY_MAX,
+    ObservationRecord,
+    WriteResult,
+    as_decimal,
+    identity,
+)
+
+__all__ = ["HistoryWriter", "ObservationRecord", "WriteResult", "ensure_site"]
 
 SuspectCheck = Callable[[Decimal | None, Decimal | None], str | None]
 
@@ -48,64 +83,17 @@ def _columns(names: str) -> tuple[str, ...]:
     return tuple(names.split())
 
 
-_OFFER_INSERT = _columns(
-    "id site_id url title brand gtin mpn site_sku first_seen last_seen identity_changed_at "
-    "current_observation_id cur_price cur_regular_price cur_currency cur_availability "
-    "cur_stock_quantity cur_shipping cur_review_count cur_rating cur_sold_count cur_rank "
-    "cur_suspect cur_run_id"
-)
-_OFFER_CURRENT = _OFFER_INSERT[_OFFER_INSERT.index("current_observation_id") :]
+# A changed offer's new current state (and when it was last seen).
+_OFFER_CURRENT = (
+    *NEW_OFFER[NEW_OFFER.index("current_observation_id") : NEW_OFFER.index("cur_valid_from")],
+    "cur_valid_from", "cur_first_run_id", "cur_run_id", "cur_suspect_reason", "cur_price_source",
+    "cur_confidence", "last_seen",
+)  # fmt: skip
 _OBS_INSERT = _columns(
     "id offer_id valid_from valid_to price regular_price currency availability "
     "stock_quantity shipping review_count rating sold_count rank suspect run_id last_run_id "
     "suspect_reason price_source confidence"
 )
-
-
-@dataclass(slots=True)
-class ObservationRecord:
-    """One sighting of an offer, as the crawler pipeline hands it to the store."""
-
-    url: str
-    observed_at: datetime
-    title: str | None = None
-    brand: str | None = None
-    gtin: str | None = None
-    mpn: str | None = None
-    site_sku: str | None = None
-    price: Decimal | None = None
-    regular_price: Decimal | None = None
-    shipping: Decimal | None = None
-    currency: str | None = None
-    availability: str = "unknown"
-    stock_quantity: int | None = None
-    review_count: int | None = None
-    sold_count: int | None = None
-    rank: int | None = None
-    rating: float | None = None
-    suspect: bool = False
-    price_source: str | None = None
-    confidence: float | None = None
-
-
-@dataclass(slots=True)
-class WriteResult:
-    offers_created: int = 0
-    rows_inserted: int = 0
-    rows_extended: int = 0
-    suspect: int = 0
-    # Records older than what the store already knows of their offer: ignored.
-    stale: int = 0
-
-
-# What a call knows about one offer while it classifies records, all values in storage form.
-# A plain list (not an object): a cycle builds 170,000 of them and object creation cost ~0.5 s.
-_ID, _FIRST, _LAST, _OBS, _STATE, _IDENT, _FLAGS, _URL = range(8)
-# Flags say what happened to the offer in the chunk being classified.
-_NEW, _CHANGED, _IDENT_CHANGED, _EXTENDED = 1, 2, 4, 8
-CHUNK = 20_000
-_MONEY_MAX = 10**10  # NUMERIC(14, 4) holds ten integer digits
-_INT_MAX = 2**31 - 1
 
 
 class HistoryWriter:
@@ -141,15 +129,11 @@ class HistoryWriter:
                 sink.check_references(site_id, run_id)
                 offers, scan = self._load(sink, site_id, records)
                 with Pipeline(threaded=sink.threaded) as pipeline:
-                    for chunk in _chunks(records):
-                        if scan is not None and not _await_states(offers, scan, chunk):
+                    for chunk in chunks.chunks(records):
+                        if scan is not None and not await_states(offers, scan, chunk):
                             scan = None
-                        touched, new_obs, extended = self._classify(
-                            sink, run_id, chunk, offers, result
-                        )
-                        rows = self._rows(site_id, run_id, touched)
-                        obs_rows = [tuple(r) for r in new_obs.values()]
-                        pipeline.submit(_flush, sink, *rows, obs_rows, list(extended.values()))
+                        chunk_rows = self._classify(sink, run_id, chunk, offers, result)
+                        pipeline.submit(_flush, sink, *self._rows(site_id, run_id, *chunk_rows))
         finally:
             if gc_was_on:
                 gc.enable()
@@ -160,8 +144,8 @@ class HistoryWriter:
     ) -> int:
         """A 304 said these pages are unchanged: extend their current state to ``seen_at``.
 
-        Returns how many offers were extended (unknown URLs and offers already seen later
-        are left alone).
+        Returns how many offers were extended (unknown URLs, offers without a state and
+        offers already seen later are left alone).
         """
         if not urls:
             return 0
@@ -170,7 +154,7 @@ class HistoryWriter:
             at = sink.ts(seen_at)
             rows = sink.load_offers(site_id, list(dict.fromkeys(urls)))
             due = [r for r in rows if r[3] is not None and r[2] <= at]
-            sink.extend([(r[0], r[3], at, run_id) for r in due])
+            sink.extend([(r[0], at) for r in due], run_id)
         return len(due)
 
     # steps --------------------------------------------------------------------------------
@@ -179,17 +163,17 @@ class HistoryWriter:
     ) -> tuple[dict[str, list], Iterator[list[tuple]] | None]:
         """The offers' states by URL, and batches of the site's rows still to add (or None)."""
         offers: dict[str, list] = {}
-        existing = sink.count_offers(site_id)
-        if existing == 0:
+        # Up to 4 offers of the site per record: one scan beats IN-lists (a bigger site, and
+        # the scan stops at that many, is read by URL).
+        scan = sink.scan_offers(site_id, limit=len(records) * 4)
+        if scan is None:
+            urls = list(dict.fromkeys(r.url for r in records))
+            add_states(offers, sink.load_offers(site_id, urls))
             return offers, None
-        if len(records) * 4 >= existing:  # most of the site: one scan beats IN-lists
-            scan = sink.scan_offers(site_id)
-            if sink.threaded:  # the database works on early chunks while later rows convert
-                return offers, scan
-            for batch in scan:
-                _add_states(offers, batch)
-            return offers, None
-        _add_states(offers, sink.load_offers(site_id, list(dict.fromkeys(r.url for r in records))))
+        if sink.threaded:  # the database works on early chunks while later rows convert
+            return offers, scan
+        for batch in scan:
+            add_states(offers, batch)
         return offers, None
 
     def _classify(
@@ -199,20 +183,23 @@ class HistoryWriter:
         records: Sequence[ObservationRecord],
         offers: dict[str, list],
         result: WriteResult,
-    ) -> tuple[list[list], dict[int, list], dict[int, tuple]]:
+    ) -> tuple[list[list], list[tuple], list[int], list[tuple]]:
         """Decide for every record of a chunk: new offer, new state or extension.
 
-        Returns the offers the chunk touched, its new observation rows by id and
-        the extensions of observations stored earlier. Writes nothing.
+        Returns the offers the chunk touched; extensions of stored states that are then
+        replaced in the chunk (offer id, seen at: their archived ``valid_to`` must come
+        first); the offers whose stored state the chunk replaced (to archive); and the rows
+        of states both created and replaced in the chunk. Writes nothing.
         """
-        ts_of, money, flag = sink.ts, sink.money, sink.flag
+        ts_of, money, isnan, get = sink.ts, sink.money, math.isnan, offers.get
+        flag_of = (sink.flag(False), sink.flag(True))
         offer_ids = sink.ids(OFFERS, len(records))
         obs_ids = sink.ids(OBSERVATIONS, len(records))
         check = self.suspect_check
         touched: list[list] = []
-        new_obs: dict[int, list] = {}  # observation id -> row (this chunk's inserts)
-        # Stored observation id -> (offer id, observation id, new valid_to, last_run_id).
-        extended: dict[int, tuple] = {}
+        early_extend: list[tuple] = []
+        archive: list[int] = []
+        replaced: list[tuple] = []
         created = inserted = extended_n = stale = suspects = 0
         for rec in records:
             at = ts_of(rec.observed_at)
@@ -223,74 +210,88 @@ class HistoryWriter:
             if currency is not None and len(currency) != 3:
                 currency = None
             rating = rec.rating
-            if rating is not None and math.isnan(rating):
+            if rating is not None and isnan(rating):
                 rating = None
             regular, shipping = rec.regular_price, rec.shipping
             suspect, reason = bool(rec.suspect), None
             url = rec.url
-            offer = offers.get(url)
+            offer = get(url)
             p_db = money(rec.price)
-            if p_db is not None and not -_MONEY_MAX < p_db < _MONEY_MAX:
+            if p_db is not None and not -MONEY_MAX < p_db < MONEY_MAX:
                 # A garbage number must not abort the whole batch on NUMERIC(14, 4).
                 p_db, suspect, reason = None, True, f"price out of range: {rec.price}"
-            if regular is not None and not -_MONEY_MAX < regular < _MONEY_MAX:
-                regular = None
-            if shipping is not None and not -_MONEY_MAX < shipping < _MONEY_MAX:
-                shipping = None
+            if regular is not None:
+                regular = money(regular) if -MONEY_MAX < regular < MONEY_MAX else None
+            if shipping is not None:
+                shipping = money(shipping) if -MONEY_MAX < shipping < MONEY_MAX else None
             if check is not None and reason is None:
-                prev = offer[_STATE][0] if offer is not None else None
+                prev = offer[_STATE][0] if offer is not None and offer[_STATE] else None
                 if offer is None or prev != p_db:
-                    reason = check(_as_decimal(prev), _as_decimal(p_db))
+                    reason = check(as_decimal(prev), as_decimal(p_db))
                     suspect = suspect or reason is not None
-            state = (
-                p_db,
-                None if regular is None else money(regular),
-                currency,
-                availability,
-                _int(rec.stock_quantity),
-                None if shipping is None else money(shipping),
-                _int(rec.review_count),
-                rating,
-                _int(rec.sold_count),
-                _int(rec.rank),
-                flag(suspect),
+            # Counts outside a 32-bit INTEGER are scraping noise: stored as unknown (inline,
+            # not records.int32: four calls a record were measurable).
+            stock, reviews, sold, rank = (
+                rec.stock_quantity,
+                rec.review_count,
+                rec.sold_count,
+                rec.rank,
             )
-            identity = _identity(rec)
+            if stock is not None and not -INT_MAX <= stock <= INT_MAX:
+                stock = None
+            if reviews is not None and not -INT_MAX <= reviews <= INT_MAX:
+                reviews = None
+            if sold is not None and not -INT_MAX <= sold <= INT_MAX:
+                sold = None
+            if rank is not None and not -INT_MAX <= rank <= INT_MAX:
+                rank = None
+            state = (
+                p_db, regular, currency, availability, stock, shipping, reviews, rating, sold,
+                rank, flag_of[suspect],
+            )  # fmt: skip
             if offer is None:
-                offer = offers[url] = [offer_ids(), at, at, None, None, identity, _NEW, url]
+                offers[url] = offer = [
+                    offer_ids(), at, at, obs_ids(), state, identity(rec), _NEW, url, at,
+                    (reason, rec.price_source, rec.confidence),
+                ]  # fmt: skip
                 touched.append(offer)
                 created += 1
-            else:
-                last = offer[_LAST]
-                if at < last or (at == last and state != offer[_STATE]):
-                    stale += 1
-                    continue
-                if not offer[_FLAGS]:
-                    touched.append(offer)
-                if identity != offer[_IDENT] and any(v is not None for v in identity):
-                    merged = tuple(
-                        o if n is None else n for n, o in zip(identity, offer[_IDENT], strict=True)
-                    )
-                    if merged != offer[_IDENT]:
-                        offer[_IDENT] = merged
-                        offer[_FLAGS] |= _IDENT_CHANGED
-                if state == offer[_STATE]:
-                    offer[_LAST] = at
-                    offer[_FLAGS] |= _EXTENDED
-                    pending = new_obs.get(offer[_OBS])
-                    if pending is not None:
-                        pending[3], pending[16] = at, run_id
-                    else:
-                        extended[offer[_OBS]] = (offer[_ID], offer[_OBS], at, run_id)
-                    extended_n += 1
-                    continue
-            obs_id = obs_ids()
-            new_obs[obs_id] = [
-                obs_id, offer[_ID], at, at, *state, run_id, run_id, reason, rec.price_source,
-                rec.confidence,
-            ]  # fmt: skip
-            offer[_OBS], offer[_STATE], offer[_LAST] = obs_id, state, at
-            offer[_FLAGS] |= _CHANGED
+                inserted += 1
+                suspects += suspect
+                continue
+            last, flags = offer[_LAST], offer[_FLAGS]
+            # (An offer without any state, made outside the writer, has nothing newer.)
+            if (at < last or (at == last and state != offer[_STATE])) and offer[_OBS] is not None:
+                stale += 1
+                continue
+            if not flags:
+                touched.append(offer)
+            # Stored identities are cut to size already: equal raw values need no cutting.
+            ident = (rec.title, rec.brand, rec.gtin, rec.mpn, rec.site_sku)
+            if ident != offer[_IDENT] and any(v is not None for v in ident):
+                ident = identity(rec)
+                merged = tuple(
+                    o if n is None else n for n, o in zip(ident, offer[_IDENT], strict=True)
+                )
+                if merged != offer[_IDENT]:
+                    offer[_IDENT] = merged
+                    flags |= _IDENT_CHANGED
+            if state == offer[_STATE]:
+                offer[_LAST] = at
+                offer[_FLAGS] = flags if flags & _PENDING else flags | _EXTENDED
+                extended_n += 1
+                continue
+            if flags & _PENDING:  # created earlier in this chunk: replaced before it was stored
+                replaced.append(
+                    (offer[_OBS], offer[_ID], offer[_VFROM], last, *offer[_STATE], run_id, run_id, *offer[_PROV])
+                )  # fmt: skip
+            elif offer[_OBS] is not None:  # the stored state: archived from its offers row
+                if flags & _EXTENDED:
+                    early_extend.append((offer[_ID], last))
+                archive.append(offer[_ID])
+            offer[_OBS], offer[_STATE], offer[_LAST], offer[_VFROM] = obs_ids(), state, at, at
+            offer[_PROV] = (reason, rec.price_source, rec.confidence)
+            offer[_FLAGS] = flags | _CHANGED
             inserted += 1
             suspects += suspect
         result.offers_created += created
@@ -298,105 +299,75 @@ class HistoryWriter:
         result.rows_extended += extended_n
         result.stale += stale
         result.suspect += suspects
-        return touched, new_obs, extended
+        return touched, early_extend, archive, replaced
 
     @staticmethod
-    def _rows(site_id: int, run_id: int | None, touched: list[list]) -> tuple[list, list, list]:
-        """The offers' rows for a classified chunk; resets their flags for the next chunk.
+    def _rows(
+        site_id: int,
+        run_id: int | None,
+        touched: list[list],
+        early_extend: list[tuple],
+        archive: list[int],
+        replaced: list[tuple],
+    ) -> tuple:
+        """A classified chunk as rows for :func:`_flush`; resets the offers' flags.
 
         Built on the caller's thread: the worker must never read the offers' lists while
-        the next chunk is being classified into them. (Offers only seen unchanged need no
-        row here: the extensions of their states carry them.)
+        the next chunk is being classified into them. Every state created in this call was
+        first and last seen by ``run_id``.
         """
         offer_rows, current_rows, identity_rows = [], [], []
+        extend_rows = early_extend
         for o in touched:
             flags, o[_FLAGS] = o[_FLAGS], 0
             if flags & _NEW:
-                first = o[_FIRST]
                 offer_rows.append(
-                    (o[_ID], site_id, o[_URL], *o[_IDENT], first, o[_LAST], first, o[_OBS], *o[_STATE], run_id)
+                    (o[_ID], o[_URL], *o[_IDENT], o[_FIRST], o[_LAST], o[_OBS], *o[_STATE], o[_VFROM], *o[_PROV])
                 )  # fmt: skip
                 continue
             if flags & _CHANGED:
-                current_rows.append((o[_ID], o[_OBS], *o[_STATE], run_id, o[_LAST]))
+                current_rows.append(
+                    (o[_ID], o[_OBS], *o[_STATE], o[_VFROM], run_id, run_id, *o[_PROV], o[_LAST])
+                )  # fmt: skip
+            elif flags & _EXTENDED:
+                extend_rows.append((o[_ID], o[_LAST]))
             if flags & _IDENT_CHANGED:
                 identity_rows.append((o[_ID], *o[_IDENT], o[_LAST]))
-        return offer_rows, current_rows, identity_rows
-
-
-def _chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[ObservationRecord]]:
-    """CHUNK records at a time, the first a tenth of that: the database starts sooner."""
-    first = max(1, CHUNK // 10)
-    yield records[:first]
-    for i in range(first, len(records), CHUNK):
-        yield records[i : i + CHUNK]
-
-
-def _add_states(offers: dict[str, list], rows: Sequence[tuple]) -> None:
-    for r in rows:
-        offers[r[1]] = [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1]]
-
-
-def _await_states(
-    offers: dict[str, list], scan: Iterator[list[tuple]], chunk: Sequence[ObservationRecord]
-) -> bool:
-    """Take rows from ``scan`` until every URL of ``chunk`` has its state; False when done.
-
-    A URL still unknown once the scan is over is a new offer. A later batch never holds an
-    offer this call already knows (and may have changed): it looked for every URL it met
-    until found or the scan ended.
-    """
-    missing = [r.url for r in chunk if r.url not in offers]
-    while missing:
-        batch = next(scan, None)
-        if batch is None:
-            return False
-        _add_states(offers, batch)
-        missing = [url for url in missing if url not in offers]
-    return True
+        return (
+            site_id,
+            run_id,
+            offer_rows,
+            extend_rows,
+            archive,
+            replaced,
+            current_rows,
+            identity_rows,
+        )
 
 
 def _flush(
     sink: Sink,
+    site_id: int,
+    run_id: int | None,
     offer_rows: list[tuple],
+    extend_rows: list[tuple],
+    archive: list[int],
+    replaced_rows: list[tuple],
     current_rows: list[tuple],
     identity_rows: list[tuple],
-    obs_rows: list[tuple],
-    extend_rows: list[tuple],
 ) -> None:
-    """Write one classified chunk: inserts first, then updates by id (on the worker thread).
+    """Write one classified chunk, in an order that keeps each step's input right.
 
-    A state extended and then replaced in one chunk (the same page seen twice) sets its
-    offer's ``last_seen`` twice: the current-state update comes after and has the later time.
+    Extensions come before the archive, which copies ``last_seen`` as the archived state's
+    ``valid_to``; the archive comes before (on PostgreSQL: in the same statement as) the
+    current-state update that overwrites the row it copies from. States both created and
+    replaced in the chunk need neither: they go straight into history.
     """
-    sink.insert(OFFERS, _OFFER_INSERT, offer_rows)
-    sink.insert(OBSERVATIONS, _OBS_INSERT, obs_rows)
-    sink.extend(extend_rows)
-    sink.update(OFFERS, (*_OFFER_CURRENT, "last_seen"), current_rows)
+    sink.insert_offers(site_id, run_id, offer_rows)
+    sink.extend(extend_rows, run_id)
+    sink.insert(OBSERVATIONS, _OBS_INSERT, replaced_rows)
+    sink.replace_current(archive, _OFFER_CURRENT, current_rows)
     sink.update(OFFERS, (*_IDENTITY, "identity_changed_at"), identity_rows)
-
-
-def _identity(rec: ObservationRecord) -> tuple:
-    """The offer's identity columns, cut to the column sizes (scraped text is unbounded)."""
-    t, b, g, m, k = rec.title, rec.brand, rec.gtin, rec.mpn, rec.site_sku
-    return (
-        t if t is None or len(t) <= 500 else t[:500],
-        b if b is None or len(b) <= 200 else b[:200],
-        g if g is None or len(g) <= 14 else g[:14],
-        m if m is None or len(m) <= 100 else m[:100],
-        k if k is None or len(k) <= 100 else k[:100],
-    )
-
-
-def _int(value: int | None) -> int | None:
-    """Counts outside a 32-bit INTEGER are scraping noise: stored as unknown."""
-    return value if value is None or -_INT_MAX <= value <= _INT_MAX else None
-
-
-def _as_decimal(value) -> Decimal | None:
-    if value is None or isinstance(value, Decimal):
-        return value
-    return Decimal(str(value))
 
 
 def ensure_site(engine: Engine, name: str, base_url: str, currency: str | None = None) -> int:

@@ -2,12 +2,13 @@
 
 Two ideas shape this schema:
 
-* History is change-only. ``observations`` holds one row per *distinct* state of an offer,
-  valid from ``valid_from`` to ``valid_to``; seeing the same state again only moves
-  ``valid_to`` forward. "Offer X at time T" is one lookup on ``(offer_id, valid_from)``.
-* ``offers`` doubles as the current-state table: it carries the latest observation's values
-  (``cur_*`` columns and ``current_observation_id``), so pricing reads every offer's current
-  price without touching history.
+* History is change-only and system-versioned. An offer's *current* state lives only in its
+  ``offers`` row (the ``cur_*`` columns; it is valid from ``cur_valid_from`` to ``last_seen``),
+  so seeing the same state again updates that one row and pricing reads "now" without
+  touching history. ``observations`` holds the *replaced* states: a row is written once, when
+  its state is replaced, and never updated.
+* The view ``offer_states`` (:mod:`pricing.store.views`) is both together, every distinct
+  state valid from ``valid_from`` to ``valid_to``: what readers of history query.
 
 Money is ``Numeric`` (exact on PostgreSQL; SQLAlchemy converts to Decimal on SQLite).
 Times are timezone-aware UTC.
@@ -171,8 +172,11 @@ class Offer(Base):
     # Bumped whenever title/brand/gtin/mpn change, so matching re-examines only those.
     identity_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # Current state: a copy of the latest observation.
+    # Current state: the latest distinct state, valid from cur_valid_from to last_seen. It
+    # has no observations row until it is replaced; current_observation_id is the id it will
+    # have there (taken from the observations' ids, so it is unique among them).
     current_observation_id: Mapped[int | None] = mapped_column(BigId)
+    cur_valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cur_price: Mapped[Decimal | None] = mapped_column(Money)
     cur_regular_price: Mapped[Decimal | None] = mapped_column(Money)
     cur_currency: Mapped[str | None] = mapped_column(String(3))
@@ -184,12 +188,23 @@ class Offer(Base):
     cur_sold_count: Mapped[int | None] = mapped_column(Integer)
     cur_rank: Mapped[int | None] = mapped_column(Integer)
     cur_suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    cur_suspect_reason: Mapped[str | None] = mapped_column(String(200))
+    cur_price_source: Mapped[str | None] = mapped_column(String(40))
+    cur_confidence: Mapped[float | None] = mapped_column(Float)
+    # The run that first saw the current state, and the last run that confirmed it. No
+    # foreign keys (as for observations.last_run_id): a crawl run is never deleted while its
+    # offers live, and every write checks its run once (pricing.store.bulk).
+    cur_first_run_id: Mapped[int | None] = mapped_column(Integer)
     cur_run_id: Mapped[int | None] = mapped_column(Integer)
 
     # Every crawl cycle rewrites last_seen (and often cur_*) of most offers. With no index on
     # those columns and half of each page free, PostgreSQL updates them in place ("HOT"):
     # measured over 3 cycles of 170k offers, 100% HOT, 35% less server CPU, and a smaller
     # table (74 MB against 111 MB at the default fill, which bloats with dead rows).
+    # Re-measured once current states lived only here (migration 0003; the store bench, three
+    # cycles, server CPU, best of 3): fill 50: 2.16 / 1.53 / 1.16 s, all updates HOT; 70:
+    # 2.44 / 2.14 / 1.58 s, 55% HOT; 100: 2.20 / 2.52 / 2.82 s, none HOT. The first cycle's
+    # COPY costs no more for the emptier pages, so 50 stays.
     # "Offers of a site not seen since T" scans the site's part of uq_offers_site_url.
     __table_args__ = (
         UniqueConstraint("site_id", "url", name="uq_offers_site_url"),
@@ -207,7 +222,9 @@ class Offer(Base):
 
 
 class Observation(Base):
-    """One distinct state of an offer, valid over [valid_from, valid_to]."""
+    """A replaced state of an offer, valid over [valid_from, valid_to]: written once, never
+    updated. Read history through :class:`pricing.store.views.OfferState`, which adds the
+    current states kept in ``offers``."""
 
     __tablename__ = "observations"
 

@@ -4,14 +4,16 @@ Migration 0002 makes ``observations`` RANGE-partitioned by ``valid_from`` on Pos
 partition per month (``observations_y2026m11``) and a DEFAULT partition that catches anything
 else, so a write never fails for want of a partition. :func:`create_month_partitions` adds
 months ahead (rows already in DEFAULT for that month move into it), and :func:`apply_retention`
-forgets history older than N months:
+forgets history older than N months. Only replaced states live in ``observations``; current
+states are in ``offers`` and retention never touches them (a current state that began long
+ago is still true now).
 
 * PostgreSQL: whole month partitions before the cutoff are detached and dropped (no
-  row-by-row DELETE, no vacuum debt). States that were still valid at the cutoff, and every
-  offer's current state, are first copied forward with ``valid_from`` clipped to the cutoff,
+  row-by-row DELETE, no vacuum debt). Replaced states that were still valid at the cutoff
+  (``valid_to >= cutoff``) are first copied forward with ``valid_from`` clipped to the cutoff,
   so "the price at time T" stays answerable for every T after the cutoff.
-* SQLite (and an unpartitioned PostgreSQL): the closed states that ended before the cutoff
-  are deleted; current states are kept.
+* SQLite (and an unpartitioned PostgreSQL): the replaced states that ended before the cutoff
+  are deleted.
 """
 
 from __future__ import annotations
@@ -23,16 +25,9 @@ from sqlalchemy import Connection, Engine, text
 
 PARENT = "observations"
 DEFAULT = "observations_default"
-# Every crawl cycle moves valid_to of each offer's current state forward. valid_to is in no
-# index, so with room on the page PostgreSQL updates the row in place ("HOT": no new index
-# entries); at the default fill (100) every such update moved the row to another page and
-# added two index entries. Half a page is what makes a whole page's rows HOT on their first
-# extension, and the space of the old versions is reused on the next one. Measured on 170k
-# extensions: 1.24 s for the UPDATE, 0.54 s at 50 (80 or 90 left most updates non-HOT: 1.12 s).
-# The space is not lost: at the default fill, those moved rows had doubled the table too
-# (after two cycles of the store bench: 5,574 pages at 100, 6,234 at 50).
-FILLFACTOR = 50
-WITH_FILLFACTOR = f"WITH (fillfactor = {FILLFACTOR})"
+# Partitions keep PostgreSQL's default fill (100): history rows are written once, when their
+# state is replaced, and never updated (0002 left half of each page free for in-place
+# valid_to updates of current states; those now happen on offers, and 0003 reset it).
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +110,7 @@ def create_month_partitions(
         name, end = partition_name(start), month_start(start, 1)
         if name not in existing:
             bounds = {"start": start, "end": end}
-            conn.exec_driver_sql(
-                f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS) {WITH_FILLFACTOR}"
-            )
+            conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)")
             conn.execute(
                 text(
                     f"WITH moved AS (DELETE FROM {DEFAULT} WHERE valid_from >= :start "
@@ -134,10 +127,7 @@ def create_month_partitions(
     return created
 
 
-_KEEP = (
-    "(o.valid_to >= :cutoff OR o.id IN "
-    "(SELECT current_observation_id FROM offers WHERE current_observation_id IS NOT NULL))"
-)
+_KEEP = "(o.valid_to >= :cutoff)"
 
 
 def apply_retention(

@@ -1,9 +1,10 @@
 """Reading history and current state back.
 
-History rows are distinct states with a ``valid_from``; the state of an offer at time T is the
-last row that started at or before T. Both queries below are one statement answered from the
-``(offer_id, valid_from)`` index. "Now" for many offers comes from ``offers.cur_*`` and never
-touches history.
+History is the view ``offer_states`` (:mod:`pricing.store.views`): distinct states with a
+``valid_from``, the replaced ones from ``observations`` and the current one from ``offers``. The
+state of an offer at time T is the last one that started at or before T. Both queries below
+are one statement, answered from the ``(offer_id, valid_from)`` index and the offer's own row.
+"Now" for many offers comes from ``offers.cur_*`` and never touches history.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from sqlalchemy import Engine, Select, and_, func, or_, select
 import pricing.tabular  # noqa: F401 - pandas' text storage
 from pricing.store.bulk import BATCH, as_utc
 from pricing.store.db import session_scope
-from pricing.store.models import CrawlRun, Observation, Offer, RunHealth
+from pricing.store.models import CrawlRun, Offer, RunHealth
+from pricing.store.views import OfferState
 
 
-def offer_state_at(engine: Engine, offer_id: int, at: datetime) -> Observation | None:
-    """The observation in effect at ``at`` (None before the offer was first seen)."""
+def offer_state_at(engine: Engine, offer_id: int, at: datetime) -> OfferState | None:
+    """The state in effect at ``at`` (None before the offer was first seen)."""
     stmt = (
-        select(Observation)
-        .where(Observation.offer_id == offer_id, Observation.valid_from <= as_utc(at))
-        .order_by(Observation.valid_from.desc())
+        select(OfferState)
+        .where(OfferState.offer_id == offer_id, OfferState.valid_from <= as_utc(at))
+        .order_by(OfferState.valid_from.desc())
         .limit(1)
     )
     with session_scope(engine) as session:
@@ -34,12 +36,12 @@ def offer_state_at(engine: Engine, offer_id: int, at: datetime) -> Observation |
 
 def offer_history(
     engine: Engine, offer_id: int, since: datetime, until: datetime | None = None
-) -> list[Observation]:
+) -> list[OfferState]:
     """Every state of the offer from ``since`` to ``until`` (default: now), oldest first.
 
     The first row is the state in effect at ``since``, which may have started before it.
     """
-    obs = Observation
+    obs = OfferState
     in_effect = (
         select(func.max(obs.valid_from))
         .where(obs.offer_id == offer_id, obs.valid_from <= as_utc(since))

@@ -7,13 +7,14 @@ got; :func:`reap_stale_runs` later marks such runs ``interrupted`` (found by pid
 How pricing must read prices (the "broken run" rule)
 ----------------------------------------------------
 A run judged ``broken`` (see crawler/health.py: items stopped parsing, a ban wall, a collapse in
-item count) may have stored wrong states. History is change-only: an observation row records the
-run that first saw that state (``observations.run_id``) and the last run that confirmed it
-(``observations.last_run_id``). A state is usable when at least one of those runs is not broken,
-i.e. some trustworthy run saw it. :func:`trusted_observation` is that condition as SQLAlchemy;
-``offers.cur_*`` are the latest state whatever its run, so pricing that reads current prices
-checks ``offers.cur_run_id`` against broken runs too (:func:`broken_run_ids`), and falls back
-to the newest trusted observation. Observations without a run (imports, tests) are trusted.
+item count) may have stored wrong states. History is change-only: each state records the run that first
+saw it (``offer_states.run_id``: ``observations.run_id``, or ``offers.cur_first_run_id`` for a
+current state) and the last run that confirmed it (``last_run_id``: ``offers.cur_run_id`` while
+current). A state is usable when at least one of those runs is not broken, i.e. some
+trustworthy run saw it. :func:`trusted_observation` is that condition as SQLAlchemy, on the
+view ``offer_states``; ``offers.cur_*`` are the latest state whatever its run, so pricing that
+reads current prices checks ``offers.cur_run_id`` against broken runs too
+(:func:`broken_run_ids`). States without a run (imports, tests) are trusted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from pricing.store.models import CrawlRun, Observation, RunHealth, RunStatus, Site
+from pricing.store.models import CrawlRun, RunHealth, RunStatus, Site
+from pricing.store.views import OfferState
 
 # Scrapy finish reasons that mean "stopped before the end", not "done".
 INTERRUPTED_REASONS = frozenset({"shutdown", "process died", "cancelled"})
@@ -244,14 +246,14 @@ def broken_run_ids():
     return select(CrawlRun.id).where(CrawlRun.health == RunHealth.broken.value)
 
 
-def trusted_observation() -> ColumnElement[bool]:
-    """Observations pricing may use: some run that saw the state was not broken.
+def trusted_observation(states=OfferState) -> ColumnElement[bool]:
+    """States pricing may use: some run that saw the state was not broken.
 
-    Use as ``select(Observation).where(trusted_observation())``.
+    Use as ``select(OfferState).where(trusted_observation())`` (or pass an alias of it).
     """
     broken = broken_run_ids()
     return or_(
-        Observation.run_id.is_(None),
-        Observation.run_id.not_in(broken),
-        and_(Observation.last_run_id.is_not(None), Observation.last_run_id.not_in(broken)),
+        states.run_id.is_(None),
+        states.run_id.not_in(broken),
+        and_(states.last_run_id.is_not(None), states.last_run_id.not_in(broken)),
     )

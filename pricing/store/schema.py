@@ -111,8 +111,9 @@ def regenerate_initial_migration() -> Path:
     for old in versions.glob("0001_*.py"):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        # Later revisions (0002: PostgreSQL partitions, no model change) stay; they step aside
-        # while 0001 is generated, since they name it as their parent.
+        # Later revisions stay (0002: PostgreSQL partitions, no model change; 0003: current
+        # states into offers, which adds only the columns 0001 lacks, and the view); they step
+        # aside while 0001 is generated, since they name it as their parent.
         later = [p.rename(Path(tmp) / p.name) for p in versions.glob("0*.py")]
         try:
             engine = make_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")

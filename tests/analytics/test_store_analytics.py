@@ -26,6 +26,7 @@ from pricing.store.models import (
     Product,
     Site,
 )
+from tests.history_states import promote_latest_states
 
 D0 = dt.date(2026, 3, 1)
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -124,6 +125,7 @@ def store(db_engine):
                 obs(o2, 24 * 10, 24 * 11, 1, run=broken),  # a broken run's price: ignored
             ],
         )
+        promote_latest_states(conn)
     return db_engine
 
 

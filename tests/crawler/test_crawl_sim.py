@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from crawler.runner import crawl_sites
 from pricing.store.db import make_engine
-from pricing.store.models import CrawlRun, Observation, Offer, PageValidator, Site
+from pricing.store.models import CrawlRun, Offer, PageValidator, Site
 from pricing.store.runs import list_runs
+from pricing.store.views import OfferState
 from shopsim import Market
 from shopsim.server import serve_in_thread
 from tests.crawler.support import compare
@@ -60,7 +61,7 @@ def test_every_site_crawled_and_recorded(sim, crawled):
         assert run.finished_at is not None and run.health == "healthy"
     with engine.connect() as conn:
         unlinked = conn.execute(
-            select(func.count()).select_from(Observation).where(Observation.run_id.is_(None))
+            select(func.count()).select_from(OfferState).where(OfferState.run_id.is_(None))
         ).scalar()
         stored = dict(
             conn.execute(
@@ -112,7 +113,7 @@ def test_second_crawl_revalidates_with_304s(sim, crawled):
     market, _, sites_dir = sim
     engine, first, db_url = crawled
     with engine.connect() as conn:
-        rows_before = conn.execute(select(func.count()).select_from(Observation)).scalar()
+        rows_before = conn.execute(select(func.count()).select_from(OfferState)).scalar()
         validators = conn.execute(select(func.count()).select_from(PageValidator)).scalar()
     assert validators > 0
     names = [s.name for s in market.sites]
@@ -123,7 +124,7 @@ def test_second_crawl_revalidates_with_304s(sim, crawled):
     not_modified = sum(r.not_modified for r in again.values())
     assert not_modified > 0
     with engine.connect() as conn:
-        rows_after = conn.execute(select(func.count()).select_from(Observation)).scalar()
+        rows_after = conn.execute(select(func.count()).select_from(OfferState)).scalar()
         runs = conn.execute(select(CrawlRun.stats).order_by(CrawlRun.id.desc()).limit(12)).all()
     # Nothing changed in the simulated market: no new history rows, only extended ones.
     assert rows_after == rows_before

@@ -17,7 +17,7 @@ from crawler.pipelines import NormalizePipeline, SuspectCheck, ValidatePipeline
 from crawler.siteconfig import parse_site_config
 from crawler.spiders.site import _page_offers
 from pricing.store.history import HistoryWriter, ObservationRecord, ensure_site
-from pricing.store.models import Observation
+from pricing.store.views import OfferState
 from tests.crawler.support import site_crawler
 
 SITE = {
@@ -104,8 +104,8 @@ def test_suspect_price_is_stored_flagged(db_engine):
         writer.write(site_id, None, [record])
     with db_engine.connect() as conn:
         rows = conn.execute(
-            select(Observation.price, Observation.suspect, Observation.suspect_reason).order_by(
-                Observation.valid_from
+            select(OfferState.price, OfferState.suspect, OfferState.suspect_reason).order_by(
+                OfferState.valid_from
             )
         ).all()
     assert [(r.price, r.suspect) for r in rows] == [

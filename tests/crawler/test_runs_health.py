@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from crawler.health import RunFacts, evaluate, evaluate_run
 from pricing.store.history import HistoryWriter, ObservationRecord, ensure_site
-from pricing.store.models import CrawlRun, Observation, RunHealth, RunStatus
+from pricing.store.models import CrawlRun, RunHealth, RunStatus
 from pricing.store.runs import (
     RunCounters,
     finish_run,
@@ -24,6 +24,7 @@ from pricing.store.runs import (
     trusted_observation,
     update_run,
 )
+from pricing.store.views import OfferState
 
 
 def facts(**kw) -> RunFacts:
@@ -114,7 +115,7 @@ def test_pricing_filter_ignores_states_seen_only_in_broken_runs(db_engine):
     crawl("30.00", "http://127.0.0.4/p/3", t0, RunHealth.broken)
     with db_engine.connect() as conn:
         prices = sorted(
-            conn.execute(select(Observation.price).where(trusted_observation())).scalars()
+            conn.execute(select(OfferState.price).where(trusted_observation())).scalars()
         )
     # 99 was seen only by a broken run; 20 was confirmed by a later degraded run; 30 only broken.
     assert prices == [Decimal("10.00"), Decimal("20.00")]

@@ -22,6 +22,7 @@ from pricing.store.models import (
     Suggestion,
     User,
 )
+from tests.history_states import promote_latest_states
 
 HOSTILE_TITLE = '<script>alert("pwned")</script><img src=x onerror=alert(1)> Mega Drill'
 HOSTILE_URL = "javascript:alert(document.cookie)"
@@ -181,13 +182,17 @@ def build_store(engine: Engine) -> Store:
                     {
                         "offer_id": offer_id,
                         "valid_from": start,
-                        "valid_to": start + timedelta(days=5),
+                        # The last state is current: valid to the offer's last_seen.
+                        "valid_to": now - timedelta(hours=2)
+                        if k == len(prices) - 1
+                        else start + timedelta(days=5),
                         "price": Decimal(price),
                         "currency": "EUR",
                         "availability": "out_of_stock" if out else "in_stock",
                     }
                 )
         conn.execute(insert(Observation), obs)
+        promote_latest_states(conn)  # the latest state of each offer is its current one
         match_rows = [
             {
                 "product_id": 1,

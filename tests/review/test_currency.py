@@ -23,6 +23,7 @@ from pricing.review.currency import CurrencyTable
 from pricing.review.serving import serve_in_thread
 from pricing.rules import StrategyError, run_suggestions
 from pricing.store.models import Match, Observation, Offer, Product, Site
+from tests.history_states import new_state_id, promote_latest_states
 from tests.review.conftest import login
 from tests.review.data import Store
 
@@ -90,9 +91,14 @@ def add_fx_product(store: Store) -> None:
                     insert(Observation),
                     [
                         {
+                            # The store fixture's current states hold ids past the table's.
+                            "id": new_state_id(conn),
                             "offer_id": oid,
                             "valid_from": start + timedelta(days=4 * k),
-                            "valid_to": start + timedelta(days=4 * k + 3),
+                            # The last state is current: valid to last_seen.
+                            "valid_to": now - timedelta(hours=1)
+                            if k == len(history) - 1
+                            else start + timedelta(days=4 * k + 3),
                             "price": Decimal(p),
                             "currency": cur,
                             "availability": "in_stock",
@@ -111,6 +117,7 @@ def add_fx_product(store: Store) -> None:
                     }
                 ],  # fmt: skip
             )
+        promote_latest_states(conn)  # each offer's last state is its current one
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert
 
 from pricing.rules.config import Rates, parse_strategies
 from pricing.rules.inputs import prepare_offers
-from pricing.store.models import CrawlRun, Match, Observation, Offer, Product, Site
+from pricing.store.models import CrawlRun, Match, Offer, Product, Site
+from tests.history_states import new_state_id
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -171,29 +172,17 @@ class StoreBuilder:
                     url=f"http://{site}.test/p{product_id}-{price}-{age_h}",
                     first_seen=seen,
                     last_seen=seen,
+                    # One state, current: it lives in the offers row (no observations row).
+                    current_observation_id=new_state_id(c),
+                    cur_valid_from=seen,
                     cur_price=price,
                     cur_currency=currency,
                     cur_availability=availability,
                     cur_suspect=suspect,
+                    cur_first_run_id=run_id,
                     cur_run_id=run_id,
                 )
             ).inserted_primary_key[0]
-            obs_id = c.execute(
-                insert(Observation).values(
-                    offer_id=offer_id,
-                    valid_from=seen,
-                    valid_to=seen,
-                    price=price,
-                    currency=currency,
-                    availability=availability,
-                    run_id=run_id,
-                    last_run_id=run_id,
-                    suspect=suspect,
-                )
-            ).inserted_primary_key[0]
-            c.execute(
-                update(Offer).where(Offer.id == offer_id).values(current_observation_id=obs_id)
-            )
             c.execute(
                 insert(Match).values(
                     product_id=product_id,

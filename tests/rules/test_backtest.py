@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from pricing.cli import main
 from pricing.rules.backtest import run_backtest
 from pricing.store.models import ClickDaily, ElasticityEstimate, Match, Observation, Offer
+from tests.history_states import promote_latest_states
 from tests.rules.conftest import NOW, StoreBuilder, strategy_file
 
 STRATEGIES = (
@@ -66,6 +67,7 @@ def build_history(b: StoreBuilder, now: datetime) -> tuple[int, int]:
     offer(p1, "C", [(-12, 131, 5.0)], health="broken")  # never counts
     offer(p2, "B", [(-12 + 24 * i, 12 + 24 * i, 18.0 if i % 2 == 0 else 22.0) for i in range(6)])
     with b.engine.begin() as c:
+        promote_latest_states(c)  # each offer's last state is its current one
         c.execute(
             insert(ElasticityEstimate).values(
                 scope="category", key="war", elasticity=-2.0, n_days=90

@@ -9,7 +9,8 @@ from crawler.batches import Batch, batch_key, parse_shard, plan_batches, shard_o
 from crawler.distributed import ledger
 from crawler.distributed.executor import LocalBatchExecutor, plan_cycle
 from crawler.siteconfig import find_site_config
-from pricing.store.models import CrawlRun, Observation, Offer
+from pricing.store.models import CrawlRun, Offer
+from pricing.store.views import OfferState
 from tests.scale.support import write_configs
 
 
@@ -56,7 +57,7 @@ def test_a_local_cycle_observes_every_offer_once(tmp_path, sim, sqlite_engine):
     truth = set(sim.market.truth("shop-02")["url"])
     with sqlite_engine.connect() as conn:
         urls = set(conn.scalars(select(Offer.url)))
-        observations = conn.execute(select(func.count(Observation.id))).scalar_one()
+        observations = conn.execute(select(func.count(OfferState.id))).scalar_one()
         items = conn.execute(select(func.sum(CrawlRun.items))).scalar_one()
     assert urls == truth and observations == len(truth)
     assert items == len(truth)  # the two batches did not overlap

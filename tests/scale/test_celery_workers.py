@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from crawler.distributed import ledger
 from crawler.distributed.executor import CeleryBatchExecutor, plan_cycle
-from pricing.store.models import CrawlRun, Observation, Offer, Site
+from pricing.store.models import CrawlRun, Offer, Site
+from pricing.store.views import OfferState
 from tests.conftest import REDIS_ENV, require_env
 from tests.scale.support import Worker, write_configs
 
@@ -55,8 +56,8 @@ def _site_counts(engine, site: str) -> tuple[set[str], int]:
             )
         )
         observations = conn.execute(
-            select(func.count(Observation.id))
-            .join(Offer, Offer.id == Observation.offer_id)
+            select(func.count(OfferState.id))
+            .join(Offer, Offer.id == OfferState.offer_id)
             .join(Site, Site.id == Offer.site_id)
             .where(Site.name == site)
         ).scalar_one()

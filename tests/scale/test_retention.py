@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from pricing.store.history import HistoryWriter, ObservationRecord, ensure_site
-from pricing.store.models import Observation, Offer
+from pricing.store.models import Offer
 from pricing.store.partitions import (
     apply_retention,
     create_month_partitions,
@@ -16,6 +16,7 @@ from pricing.store.partitions import (
     month_partitions,
 )
 from pricing.store.queries import offer_state_at
+from pricing.store.views import OfferState
 
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
 CUTOFF = datetime(2026, 9, 1, tzinfo=UTC)  # --keep-months 2 on NOW
@@ -30,9 +31,9 @@ def _write(writer, site_id, url, price, when) -> None:
 def _history(engine) -> dict[str, list[tuple[Decimal, datetime, datetime]]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Offer.url, Observation.price, Observation.valid_from, Observation.valid_to)
-            .join(Offer, Offer.id == Observation.offer_id)
-            .order_by(Offer.url, Observation.valid_from)
+            select(Offer.url, OfferState.price, OfferState.valid_from, OfferState.valid_to)
+            .join(Offer, Offer.id == OfferState.offer_id)
+            .order_by(Offer.url, OfferState.valid_from)
         ).all()
     out: dict = {}
     for url, price, start, end in rows:

@@ -20,8 +20,9 @@ from sqlalchemy import func, select, text
 from pricing.schedule.daemon import JOBS_TABLE
 from pricing.schedule.listing import list_jobs
 from pricing.store.db import make_engine
-from pricing.store.models import CrawlRun, Observation, Site, Suggestion
+from pricing.store.models import CrawlRun, Site, Suggestion
 from pricing.store.schema import init_db
+from pricing.store.views import OfferState
 from tests.schedule.conftest import write_sites
 from tests.schedule.procs import Proc, run
 from tests.webhook import Receiver
@@ -210,8 +211,8 @@ def test_sigkill_mid_crawl_loses_nothing_and_the_schedule_continues(tmp_path, si
         def committed_mid_crawl():
             with engine.connect() as conn:
                 return conn.execute(
-                    select(CrawlRun.id, func.count(Observation.id))
-                    .join(Observation, Observation.run_id == CrawlRun.id)
+                    select(CrawlRun.id, func.count(OfferState.id))
+                    .join(OfferState, OfferState.run_id == CrawlRun.id)
                     .where(CrawlRun.status == "running")
                     .group_by(CrawlRun.id)
                 ).first()
@@ -219,7 +220,7 @@ def test_sigkill_mid_crawl_loses_nothing_and_the_schedule_continues(tmp_path, si
         _wait(committed_mid_crawl, 60, "observations committed by a running crawl", first)
         killed_run, _ = committed_mid_crawl()
         with engine.connect() as conn:
-            kept = set(conn.scalars(select(Observation.id)))
+            kept = set(conn.scalars(select(OfferState.id)))
         first.stop(signal.SIGKILL)
     finally:
         first.stop(signal.SIGKILL)
@@ -237,7 +238,7 @@ def test_sigkill_mid_crawl_loses_nothing_and_the_schedule_continues(tmp_path, si
                 conn.scalar(select(CrawlRun.status).where(CrawlRun.id == killed_run))
                 == "interrupted"
             )
-            assert kept <= set(conn.scalars(select(Observation.id))), (
+            assert kept <= set(conn.scalars(select(OfferState.id))), (
                 "committed observations were lost"
             )
         # The schedule goes on: another crawl starts; SIGTERM then stops it cleanly, recorded.

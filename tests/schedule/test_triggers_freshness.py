@@ -14,6 +14,7 @@ from pricing.freshness import FreshnessPolicy, allocate, importance, plan_refres
 from pricing.schedule.triggers import describe, trigger_for
 from pricing.store.db import session_scope
 from pricing.store.models import ClickDaily, Match, Observation, Offer, Product, Site
+from tests.history_states import promote_latest_states
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -103,7 +104,8 @@ def test_plan_refresh_puts_volatile_key_best_sellers_first(db_engine):
                     Observation(
                         offer_id=offer.id,
                         valid_from=at,
-                        valid_to=at + timedelta(hours=20),
+                        # The last state is current: valid to the offer's last_seen.
+                        valid_to=offer.last_seen if k == changes else at + timedelta(hours=20),
                         price=Decimal(10 + k),
                     )
                 )
@@ -122,6 +124,8 @@ def test_plan_refresh_puts_volatile_key_best_sellers_first(db_engine):
                 )
             )
             s.add(ClickDaily(product_id=product.id, day=date(2026, 3, 1), orders=orders))
+        s.flush()
+        promote_latest_states(s.connection())
     plan = plan_refresh(db_engine, "shop-a", budget=2, cycles_per_day=1, now=NOW)
     assert plan.offers == 4
     assert plan.urls == ["key-volatile", "seller-volatile"]

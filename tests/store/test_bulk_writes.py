@@ -1,8 +1,9 @@
 """How HistoryWriter's bulk path reads and writes, on SQLite and PostgreSQL.
 
 The results must not depend on how the work is cut: the site's offers arrive in batches
-while chunks are classified, unchanged sightings go out as one combined "extend" per chunk,
-and on PostgreSQL those updates stay on their page.
+while chunks are classified, unchanged sightings go out as one "extend" per chunk, replaced
+states are archived before their offers rows are overwritten, and on PostgreSQL the offers
+rows are updated in place.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from pricing.store import history
+from pricing.store import chunks
 from pricing.store.bulk_pg import PostgresSink
 from pricing.store.history import HistoryWriter, WriteResult, ensure_site
-from pricing.store.partitions import FILLFACTOR
+from pricing.store.runs import start_run
 
-from .test_history import offer, rec, rows
+from .test_history import offer, rec, rows, stored
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -40,7 +41,7 @@ def test_site_read_in_batches_gives_the_same_history(db_engine, site, monkeypatc
     assert writer.write(site, None, [rec(T0, "10.00", url=page(i)) for i in range(30)]) == (
         WriteResult(offers_created=30, rows_inserted=30)
     )
-    monkeypatch.setattr(history, "CHUNK", 7)
+    monkeypatch.setattr(chunks, "CHUNK", 7)
     monkeypatch.setattr(PostgresSink, "SCAN_BATCH", 4)  # the site's 30 offers: 8 batches
     batch = [rec(T0 + H, "10.00", url=page(i)) for i in range(30)]
     batch[26].price = Decimal("11.00")
@@ -81,9 +82,33 @@ def test_state_extended_then_replaced_in_one_chunk(db_engine, site):
     assert o.last_seen == T0 + 2 * H and o.cur_price == Decimal("8.00")
 
 
+def test_two_changes_in_one_call_archive_both_replaced_states(db_engine, site):
+    """The stored state is archived from its row; the one that lived only within the call
+    goes straight into history; the last is current."""
+    writer = HistoryWriter(db_engine)
+    writer.write(site, None, [rec(T0, "10.00")])
+    run = start_run(db_engine, site)
+    calls = [rec(T0 + H, "10.00"), rec(T0 + 2 * H, "9.00"), rec(T0 + 3 * H, "9.00"),
+             rec(T0 + 4 * H, "8.00")]  # fmt: skip
+    assert writer.write(site, run, calls) == WriteResult(rows_inserted=2, rows_extended=2)
+    history = [
+        (r.price, r.valid_from, r.valid_to, r.run_id, r.last_run_id) for r in rows(db_engine)
+    ]
+    assert history == [
+        (Decimal("10"), T0, T0 + H, None, run),
+        (Decimal("9"), T0 + 2 * H, T0 + 3 * H, run, run),
+        (Decimal("8"), T0 + 4 * H, T0 + 4 * H, run, run),
+    ]
+    assert stored(db_engine) == 2
+    o = offer(db_engine)
+    assert (o.cur_price, o.cur_valid_from, o.last_seen) == (Decimal("8"), T0 + 4 * H, T0 + 4 * H)
+    assert o.current_observation_id == rows(db_engine)[-1].id
+
+
 @pytest.mark.postgres
-def test_extensions_update_history_rows_in_place(pg_engine):
-    """Observation pages keep room, so extending every state moves no row off its page."""
+def test_extensions_update_offers_in_place_and_write_no_history(pg_engine):
+    """Offers pages keep room, so extending every state moves no row off its page; a cycle
+    without changes writes no history row at all."""
     site = ensure_site(pg_engine, "shop", "https://shop.example", "EUR")
     writer = HistoryWriter(pg_engine)
     first = [rec(T0, "10.00", url=page(i)) for i in range(200)]  # several pages' worth
@@ -91,7 +116,7 @@ def test_extensions_update_history_rows_in_place(pg_engine):
 
     def places() -> dict[int, int]:
         with pg_engine.connect() as conn:
-            found = conn.execute(text("SELECT id, ctid::text FROM observations")).all()
+            found = conn.execute(text("SELECT id, ctid::text FROM offers")).all()
         return {i: int(ctid.strip("()").split(",")[0]) for i, ctid in found}
 
     before = places()
@@ -99,6 +124,12 @@ def test_extensions_update_history_rows_in_place(pg_engine):
     later = [replace(r, observed_at=T0 + H) for r in first]
     assert writer.write(site, None, later) == WriteResult(rows_extended=200)
     assert places() == before  # same page: an update in place, no new index entries
+    assert stored(pg_engine) == 0
+    assert all(o.valid_to == T0 + H for o in rows(pg_engine, page(7)))
+    changed = [replace(r, observed_at=T0 + 2 * H) for r in first]
+    changed[7].price = Decimal("9.00")
+    assert writer.write(site, None, changed) == WriteResult(rows_inserted=1, rows_extended=199)
+    assert stored(pg_engine) == 1
     with pg_engine.connect() as conn:
         options = conn.execute(
             text(
@@ -107,4 +138,5 @@ def test_extensions_update_history_rows_in_place(pg_engine):
                 "WHERE i.inhparent = 'observations'::regclass"
             )
         ).all()
-    assert options and all(f"fillfactor={FILLFACTOR}" in (o or []) for _, o in options), options
+    # History rows are never updated: their partitions keep the default fill.
+    assert options and all(not o for _, o in options), options

@@ -10,15 +10,18 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from pricing.store import history
+from pricing.store import chunks
 from pricing.store.db import session_scope
 from pricing.store.history import HistoryWriter, ObservationRecord, WriteResult, ensure_site
 from pricing.store.models import Observation, Offer
 from pricing.store.partitions import month_partitions, month_start, partition_name
 from pricing.store.queries import offer_history, offer_state_at
+from pricing.store.runs import start_run
+from pricing.store.views import OfferState
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://shop.example/p/1"
+STATE_COLUMNS = [c.name for c in OfferState.__table__.columns]
 
 
 def rec(at: datetime, price: str | None = "10.00", url: str = URL, **kw) -> ObservationRecord:
@@ -28,16 +31,22 @@ def rec(at: datetime, price: str | None = "10.00", url: str = URL, **kw) -> Obse
     )
 
 
-def rows(engine: Engine, url: str = URL) -> list[Observation]:
+def rows(engine: Engine, url: str = URL) -> list[OfferState]:
+    """The offer's history: its replaced states and its current one, oldest first."""
     with session_scope(engine) as s:
         return list(
             s.scalars(
-                select(Observation)
-                .join(Offer)
+                select(OfferState)
+                .join(Offer, Offer.id == OfferState.offer_id)
                 .where(Offer.url == url)
-                .order_by(Observation.valid_from)
+                .order_by(OfferState.valid_from)
             )
         )
+
+
+def stored(engine: Engine, table=Observation) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(table))
 
 
 def offer(engine: Engine, url: str = URL) -> Offer:
@@ -71,6 +80,33 @@ def test_thousand_identical_observations_make_one_row(db_engine, site):
     assert (o.first_seen, o.last_seen) == (times[0], times[-1])
     assert o.current_observation_id == row.id
     assert o.cur_price == Decimal("10.00") and o.cur_currency == "EUR"
+    assert stored(db_engine) == 0  # the one state is current: it lives in offers alone
+
+
+def test_a_changed_state_archives_the_old_one_unchanged(db_engine, site):
+    runs = [start_run(db_engine, site) for _ in range(3)]
+    writer = HistoryWriter(db_engine, suspect_check=lambda old, new: "new price")
+    first = rec(T0, "10.00", stock_quantity=3, rating=4.5, price_source="jsonld", confidence=0.9)
+    first.suspect = True  # flagged by the crawler too, so seeing it again is the same state
+    writer.write(site, runs[0], [first])
+    writer.write(site, runs[1], [replace(first, observed_at=T0 + timedelta(hours=1))])
+    [before] = rows(db_engine)
+    assert (before.run_id, before.last_run_id) == (runs[0], runs[1])
+    assert before.suspect and before.suspect_reason == "new price"
+    writer.write(site, runs[2], [rec(T0 + timedelta(hours=2), "12.00")])
+
+    def as_dict(state) -> dict:
+        return {c: getattr(state, c) for c in STATE_COLUMNS}
+
+    old, new = rows(db_engine)
+    assert as_dict(old) == as_dict(before)  # archived exactly as it was while current
+    with session_scope(db_engine) as s:
+        [archived] = s.scalars(select(Observation)).all()
+        assert {c: getattr(archived, c) for c in as_dict(old)} == as_dict(old)
+    assert (new.valid_from, new.valid_to, new.run_id, new.last_run_id) == (
+        T0 + timedelta(hours=2), T0 + timedelta(hours=2), runs[2], runs[2]
+    )  # fmt: skip
+    assert new.id == offer(db_engine).current_observation_id != old.id
 
 
 def test_point_in_time_returns_the_state_valid_at_t(db_engine, site):
@@ -231,10 +267,10 @@ def test_failed_write_leaves_nothing_behind(db_engine, site):
     writer = HistoryWriter(db_engine)
     batch = [rec(T0, url=f"https://shop.example/p/{i}") for i in range(50)]
     with pytest.raises(IntegrityError):
-        writer.write(site, 424242, batch)  # no such crawl run: the observations' FK fails
+        writer.write(site, 424242, batch)  # no such crawl run: checked before any write
     with session_scope(db_engine) as s:
         assert s.scalar(select(func.count()).select_from(Offer)) == 0
-        assert s.scalar(select(func.count()).select_from(Observation)) == 0
+        assert s.scalar(select(func.count()).select_from(OfferState)) == 0
     assert writer.write(site, None, batch).offers_created == 50
 
 
@@ -254,8 +290,8 @@ def test_bulk_batches_and_many_offers(db_engine, site):
     assert writer.write(site, None, small) == WriteResult(rows_extended=7)
     o = offer(db_engine, "https://shop.example/p/10")
     assert o.cur_price == Decimal("21.00") and o.last_seen == T0 + timedelta(days=1)
-    with session_scope(db_engine) as s:
-        assert s.scalar(select(func.count()).select_from(Observation)) == n + n // 10
+    assert stored(db_engine, OfferState) == n + n // 10
+    assert stored(db_engine) == n // 10  # only the replaced states are archived
 
 
 def test_garbage_numbers_are_flagged_not_fatal(db_engine, site):
@@ -272,7 +308,7 @@ def test_garbage_numbers_are_flagged_not_fatal(db_engine, site):
 
 def test_chunks_carry_state_across_boundaries(db_engine, site, monkeypatch):
     """Small chunks: the same page in several chunks, new offers extended chunks later."""
-    monkeypatch.setattr(history, "CHUNK", 7)
+    monkeypatch.setattr(chunks, "CHUNK", 7)
     writer = HistoryWriter(db_engine)
     urls = [f"https://shop.example/p/{i}" for i in range(10)]
     batch = []
@@ -298,17 +334,17 @@ def _abort_on_price_666(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON observations WHEN NEW.price = 666 "
+                "CREATE TRIGGER boom BEFORE INSERT ON offers WHEN NEW.cur_price = 666 "
                 "BEGIN SELECT RAISE(ABORT, 'price 666 refused'); END"
             )
         else:
             conn.exec_driver_sql(
                 "CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN IF NEW.price = 666 THEN RAISE EXCEPTION 'price 666 refused'; END IF; "
+                "BEGIN IF NEW.cur_price = 666 THEN RAISE EXCEPTION 'price 666 refused'; END IF; "
                 "RETURN NEW; END $$"
             )
             conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON observations FOR EACH ROW EXECUTE FUNCTION boom()"
+                "CREATE TRIGGER boom BEFORE INSERT ON offers FOR EACH ROW EXECUTE FUNCTION boom()"
             )
 
 
@@ -317,12 +353,12 @@ def _drop_trigger(engine) -> None:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TRIGGER boom")
         else:
-            conn.exec_driver_sql("DROP TRIGGER boom ON observations")
+            conn.exec_driver_sql("DROP TRIGGER boom ON offers")
             conn.exec_driver_sql("DROP FUNCTION boom()")
 
 
 def test_database_error_in_a_later_chunk_rolls_back_everything(db_engine, site, monkeypatch):
-    monkeypatch.setattr(history, "CHUNK", 10)
+    monkeypatch.setattr(chunks, "CHUNK", 10)
     batch = [rec(T0, "10.00", url=f"https://shop.example/p/{i}") for i in range(45)]
     batch[37].price = Decimal("666")  # in the fourth chunk, after three were written
     _abort_on_price_666(db_engine)
@@ -331,7 +367,7 @@ def test_database_error_in_a_later_chunk_rolls_back_everything(db_engine, site, 
             HistoryWriter(db_engine).write(site, None, batch)
         with session_scope(db_engine) as s:
             assert s.scalar(select(func.count()).select_from(Offer)) == 0
-            assert s.scalar(select(func.count()).select_from(Observation)) == 0
+            assert s.scalar(select(func.count()).select_from(OfferState)) == 0
     finally:
         _drop_trigger(db_engine)
     assert HistoryWriter(db_engine).write(site, None, batch).offers_created == 45
@@ -366,12 +402,12 @@ def test_concurrent_writers_on_sqlite_wait_for_each_other(sqlite_engine):
     assert errors == []
     with session_scope(sqlite_engine) as s:
         assert s.scalar(select(func.count()).select_from(Offer)) == 4 * 300
-        assert s.scalar(select(func.count()).select_from(Observation)) == 4 * 300 * 3
+        assert s.scalar(select(func.count()).select_from(OfferState)) == 4 * 300 * 3
+        assert s.scalar(select(func.count()).select_from(Observation)) == 4 * 300 * 2
 
 
-def test_extending_a_state_reaches_it_in_an_earlier_month_partition(pg_engine):
-    # The valid_to update is bounded by valid_from <= new valid_to so PostgreSQL can skip
-    # later months: the row, stored in last month's partition, must still be found.
+def test_an_archived_state_lands_in_the_month_it_began(pg_engine):
+    """Replaced states go to the partition of their valid_from, however late they end."""
     site = ensure_site(pg_engine, "shop", "https://shop.example", "EUR")
     this_month = month_start(datetime.now(UTC))
     with pg_engine.connect() as conn:
@@ -380,11 +416,18 @@ def test_extending_a_state_reaches_it_in_an_earlier_month_partition(pg_engine):
     first = month_start(this_month, 1) - timedelta(hours=1)
     writer = HistoryWriter(pg_engine)
     writer.write(site, None, [rec(first)])
-    for at in (first + timedelta(hours=2), month_start(this_month, 2) + timedelta(hours=1)):
-        assert writer.write(site, None, [rec(at)]) == WriteResult(rows_extended=1)
-        assert writer.touch(site, None, [URL], at + timedelta(minutes=5)) == 1
-    [row] = rows(pg_engine)
-    assert row.valid_to == at + timedelta(minutes=5) and row.last_run_id is None
+    later = month_start(this_month, 2) + timedelta(hours=1)
+    assert writer.write(site, None, [rec(first + timedelta(hours=2))]) == WriteResult(
+        rows_extended=1
+    )
+    assert writer.touch(site, None, [URL], later) == 1
+    assert writer.write(site, None, [rec(later + timedelta(hours=1), "11.00")]).rows_inserted == 1
+    old, new = rows(pg_engine)
+    assert (old.valid_from, old.valid_to, new.valid_from) == (
+        first,
+        later,
+        later + timedelta(hours=1),
+    )
     with pg_engine.connect() as conn:
-        where = conn.execute(text("SELECT tableoid::regclass::text FROM observations")).scalar()
-    assert where == partition_name(this_month)
+        where = conn.execute(text("SELECT tableoid::regclass::text FROM observations")).all()
+    assert where == [(partition_name(this_month),)]

@@ -27,11 +27,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    from pricing.store.partitions import (
-        WITH_FILLFACTOR,
-        create_month_partitions,
-        is_partitioned,
-    )
+    from pricing.store.partitions import create_month_partitions, is_partitioned
 
     if is_partitioned(bind):
         return
@@ -59,7 +55,9 @@ def upgrade() -> None:
     for name, definition in indexes:
         run(f"DROP INDEX {name}")
         run(definition)  # CREATE [UNIQUE] INDEX name ON public.observations ...
-    run(f"CREATE TABLE observations_default PARTITION OF observations DEFAULT {WITH_FILLFACTOR}")
+    # (This once gave the partitions fillfactor 50, for in-place valid_to updates; 0003 resets
+    # it on databases migrated then, since history rows are no longer updated.)
+    run("CREATE TABLE observations_default PARTITION OF observations DEFAULT")
     create_month_partitions(bind, since=first, months_ahead=MONTHS_AHEAD)
     run("INSERT INTO observations SELECT * FROM observations_unpartitioned")
     if seq:
