@@ -39,12 +39,8 @@ BATCH = 5000
 OFFERS: Table = Offer.__table__  # type: ignore[assignment]
 OBSERVATIONS: Table = Observation.__table__  # type: ignore[assignment]
 
-# What the writer needs to know about an offer to classify an incoming observation.
-STATE_COLUMNS = (
-    "id",
-    "url",
-    "last_seen",
-    "current_observation_id",
+# The current state's values an observation is compared with (one tuple per offer).
+CURRENT_VALUES = (
     "cur_price",
     "cur_regular_price",
     "cur_currency",
@@ -56,6 +52,14 @@ STATE_COLUMNS = (
     "cur_sold_count",
     "cur_rank",
     "cur_suspect",
+)
+# What the writer needs to know about an offer to classify an incoming observation.
+STATE_COLUMNS = (
+    "id",
+    "url",
+    "last_seen",
+    "current_observation_id",
+    *CURRENT_VALUES,
     "title",
     "brand",
     "gtin",
@@ -78,17 +82,7 @@ NEW_OFFER = (
     "first_seen",
     "last_seen",
     "current_observation_id",
-    "cur_price",
-    "cur_regular_price",
-    "cur_currency",
-    "cur_availability",
-    "cur_stock_quantity",
-    "cur_shipping",
-    "cur_review_count",
-    "cur_rating",
-    "cur_sold_count",
-    "cur_rank",
-    "cur_suspect",
+    *CURRENT_VALUES,
     "cur_valid_from",
     "cur_suspect_reason",
     "cur_price_source",
