@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from pricing.store.bulk import CURRENT_VALUES, STATE_COLUMNS
 from pricing.store.records import ObservationRecord
 
 CHUNK = 20_000
@@ -44,9 +45,18 @@ def chunks(records: Sequence[ObservationRecord]) -> Iterator[Sequence[Observatio
         yield records[i:]
 
 
+# Where a row of STATE_COLUMNS holds the current state's values and the offer's identity.
+_VALUES_AT = STATE_COLUMNS.index(CURRENT_VALUES[0])
+_VALUES = slice(_VALUES_AT, _VALUES_AT + len(CURRENT_VALUES))
+_IDENTITY = slice(_VALUES.stop, len(STATE_COLUMNS))
+
+
 def add_states(offers: dict[str, list], rows: Sequence[tuple]) -> None:
+    """Stored offers (rows of STATE_COLUMNS: id, url, last_seen, current_observation_id,
+    CURRENT_VALUES, identity) as the offer lists above."""
+    values, ident = _VALUES, _IDENTITY
     for r in rows:
-        offers[r[1]] = [r[0], None, r[2], r[3], r[4:15], r[15:20], 0, r[1], None, None]
+        offers[r[1]] = [r[0], None, r[2], r[3], r[values], r[ident], 0, r[1], None, None]
 
 
 def await_states(
