@@ -76,7 +76,11 @@ UNITS: dict[str, tuple[str, float]] = {
     "cpu": ("processors", 1.0),
 }
 _UNIT_ALT = "|".join(sorted(UNITS, key=len, reverse=True))
-_MEASURE = re.compile(rf"(?<![a-z0-9.])(\d+(?:[.,]\d+)?)\s?(?:-\s?)?({_UNIT_ALT})(?![a-z0-9])")
+# A number and its unit, but not the digits of a code ("sel-6359 in-ear" is not 6359 inches,
+# "adh-1444 l" not 1444 litres) nor a unit that starts a hyphenated word ("in-ear", "m-audio").
+_MEASURE = re.compile(
+    rf"(?<![a-z0-9.])(?<![a-z]-)(\d+(?:[.,]\d+)?)\s?(?:-\s?)?({_UNIT_ALT})(?![a-z0-9]|-[a-z])"
+)
 _VERSION = re.compile(r"(?<![a-z0-9.\-/])v?(\d+(?:\.\d+)*)(?![a-z0-9]|[-/][a-z0-9])")
 _HYPHENATED = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")  # "over-ear", "t-shirt": one word too
 

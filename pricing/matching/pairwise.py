@@ -16,8 +16,11 @@ a different edition ("upgrade" vs "full", "standard" vs "premium") or platform (
 a value: shops leave things out, and silence is not disagreement. An edition word said by one
 side only ("indesign cs3" / "indesign cs3 academic") is a different SKU as often as not, so
 such a pair never reaches the accept band on text alone (``ONE_SIDED_EDITION``): a manager
-decides. What normalisation happens first (aliases, "w/", roman numerals, platform
-requirements) is in :mod:`pricing.matching.attributes`.
+decides. Likewise a title code that a part number goes on past ("MIS-9345" of "MIS-9345-RD0")
+is the model's, shared by its variants, so when one side states a capacity, size or form factor
+the other leaves out, the code cannot say which variant it is (``ONE_SIDED_VARIANT``). What
+normalisation happens first (aliases, "w/", roman numerals, platform requirements) is in
+:mod:`pricing.matching.attributes`.
 Prices are never looked at: a price says nothing about identity, and matching on it would make
 the price comparison built on top of the matches circular.
 """
@@ -35,9 +38,15 @@ from rapidfuzz import fuzz
 from pricing.matching.attributes import Profile, code_shape, is_abbreviation
 from pricing.matching.identifiers import mpn_agrees
 
+# How one model comes: its cut, its form factor, with or without the kit lens. These split one
+# model code into SKUs (see ``VARIANT_DIMENSIONS``).
+FORM_GROUPS: tuple[frozenset[str], ...] = tuple(
+    frozenset(g.split())
+    for g in ("men women mens womens kids boys girls", "overear onear inear", "body kit")
+)
 # Words of one group name mutually exclusive variants: a title saying "upgrade" and one saying
 # "full" are different products, as are "standard" and "premium" editions.
-VARIANT_GROUPS: tuple[frozenset[str], ...] = tuple(
+VARIANT_GROUPS: tuple[frozenset[str], ...] = FORM_GROUPS + tuple(
     frozenset(g.split())
     for g in (
         "upgrade upsell renewal full",
@@ -46,12 +55,16 @@ VARIANT_GROUPS: tuple[frozenset[str], ...] = tuple(
         "extended lite express",
         "oem retail",
         "mini max plus ultra",
-        "men women mens womens kids boys girls",
-        "overear onear inear",
-        "body kit",
         "xs s m l xl xxl xxxl",
         "english spanish french german italian japanese chinese portuguese russian dutch korean",
     )
+)
+# Measures that make another SKU of the same model: storage, screen or case size, capacity,
+# weight, pack and licence counts ("iPhone 15 128GB" / "256GB", a vacuum's 0.5 or 0.75 L bin).
+# Specs such as watts, GHz or megapixels are left out: shops add them as description, and one
+# model rarely comes in several of them.
+VARIANT_DIMENSIONS = frozenset(
+    ["bytes", "length", "volume", "mass", "mass_or_volume", "count", "seats"]
 )
 # Words that make a different edition of the same product. Said by one side only, they are
 # unexplained: the pair may still match (shops omit things), but a manager should say so: the
@@ -76,6 +89,7 @@ EDITION_WORDS = frozenset(
     ]
 )
 ONE_SIDED_EDITION = 0.5  # at most 0.5 on text alone: the review band, never accepted
+ONE_SIDED_VARIANT = 0.5  # a title code cannot say which variant: at most review, whatever else
 # Each title naming something rare the other lacks ("sims 2 nightlife" / "sims 2 seasons") is
 # the mark of two products of one line; one-sided extras are just a wordier shop.
 RARE_SHARE = 0.6  # "rare": IDF at least this share of an unseen word's
@@ -292,12 +306,35 @@ def conflicts(a: Profile, b: Profile) -> list[str]:
     return found
 
 
+def _extended(code: str, a: Profile, b: Profile) -> bool:
+    """A part number goes on past the agreed code ("MIS-9345-RD0" past "mis9345", "WH1000XM5/B"
+    past "wh1000xm5"): the code is the model's and the suffix says which variant, colour or size.
+    Without such a part number the code may well be the trade item's own, as most are."""
+    return any(p.mpn and p.mpn != code and p.mpn.startswith(code) for p in (a, b))
+
+
+def one_sided_variants(a: Profile, b: Profile) -> list[str]:
+    """Variant attributes one side states and the other leaves out: a capacity or size
+    (``VARIANT_DIMENSIONS``), a form factor or cut (``FORM_GROUPS``, named by the word used).
+    Silence is not disagreement, so these are no conflict; but they are what a model
+    code cannot settle, since variants of one model share its code ("Galaxy S24 SM-S921B" comes
+    in 128, 256 and 512 GB). Clothing-size letters are left out: "l" or "m" alone is too often
+    litres, metres or a stray initial to count when only one side has one."""
+    found = sorted((a.measures.keys() ^ b.measures.keys()) & VARIANT_DIMENSIONS)
+    for group in FORM_GROUPS:
+        ga, gb = a.words & group, b.words & group
+        if bool(ga) != bool(gb):
+            found.append(min(ga or gb))
+    return found
+
+
 def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = None) -> PairDecision:
     """Decide whether ``a`` and ``b`` are the same product.
 
     Confidence: 1.0 for equal GTINs; otherwise the text similarity, plus 0.5 when a part number
     agrees (capped at 1); scaled by 0.25 when anything conflicts or the part numbers clearly
-    differ, which puts the pair well below any sane review band.
+    differ, which puts the pair well below any sane review band; at most the review band when
+    a model's code agrees but only one side says which variant (:func:`one_sided_variants`).
     """
     t = thresholds or Thresholds()
     if a.gtin and b.gtin:
@@ -339,6 +376,11 @@ def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = Non
     if one_sided and not reasons:
         evidence["edition_one_side"] = sorted(one_sided)
         score *= ONE_SIDED_EDITION
+    model_code = method == "code" and _extended(agreed, a, b)
+    unstated = one_sided_variants(a, b) if model_code and not reasons else []
+    if unstated:  # the code names the model; which of its variants is unsaid
+        evidence["variant_one_side"] = unstated
+        score = min(score, ONE_SIDED_VARIANT)
     if reasons:
         evidence["conflicts"] = reasons
         score *= 0.25

@@ -48,7 +48,8 @@ def test_near_duplicates_are_not_matched(result):
     accepted = matches[matches["status"] == "accepted"]
     wrong = accepted[accepted["sku"] != accepted["true_sku"]]
     siblings = (wrong["sku"].map(family_of_sku) == wrong["family"]).sum()
-    assert siblings <= 0.002 * len(accepted)
+    # Left: offers that omit the model number where we carry one model of the line (README).
+    assert siblings <= 0.0005 * len(accepted)
     # The market really has near-duplicates for the matcher to resist.
     assert truth["family"].duplicated().any()
     assert isinstance(catalog, pd.DataFrame)
