@@ -136,15 +136,19 @@ class PostgresSink(Sink):
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:
             return
-        cols = ("id", *columns)
+        tmp = self._staged(table, ("id", *columns), rows)
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
+        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+
+    def _staged(self, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> str:
+        """A temporary table of ``rows`` with ``table``'s types for ``columns``, filled by COPY."""
         # CREATE .. AS .. WITH NO DATA copies the types but not the NOT NULL constraints.
         tmp = self._temp_table(
             "CREATE TEMP TABLE {} ON COMMIT DROP AS "
-            f"SELECT {', '.join(cols)} FROM {table.name} WITH NO DATA"
+            f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA"
         )
-        self._copy(tmp, cols, _pg_binary_types(table, cols), rows)
-        sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        self._update_from(f"UPDATE {table.name} AS o SET {sets} FROM {tmp} AS t WHERE o.id = t.id")
+        self._copy(tmp, columns, _pg_binary_types(table, columns), rows)
+        return tmp
 
     def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
         if not rows:
@@ -176,12 +180,7 @@ class PostgresSink(Sink):
         if not rows:
             self.archive_current(archive_ids)
             return
-        cols = ("id", *columns)
-        tmp = self._temp_table(
-            "CREATE TEMP TABLE {} ON COMMIT DROP AS "
-            f"SELECT {', '.join(cols)} FROM offers WITH NO DATA"
-        )
-        self._copy(tmp, cols, _pg_binary_types(OFFERS, cols), rows)
+        tmp = self._staged(OFFERS, ("id", *columns), rows)
         archive = (
             f"INSERT INTO observations ({', '.join(CURRENT_STATE)}) "
             f"SELECT {', '.join(f'o.{e}' for e in CURRENT_STATE.values())} "
