@@ -153,11 +153,10 @@ class PostgresSink(Sink):
     def extend(self, rows: Sequence[tuple], run_id: int | None) -> None:
         if not rows:
             return
-        tmp = self._temp_table("CREATE TEMP TABLE {} (id int8, seen_at timestamptz) ON COMMIT DROP")
-        self._copy(tmp, ("id", "seen_at"), ("int8", "timestamptz"), rows)
+        tmp = self._staged(OFFERS, ("id", "last_seen"), rows)
         run = "NULL" if run_id is None else int(run_id)  # an id we hold, not input text
         self._update_from(
-            f"UPDATE offers AS o SET last_seen = t.seen_at, cur_run_id = {run} "
+            f"UPDATE offers AS o SET last_seen = t.last_seen, cur_run_id = {run} "
             f"FROM {tmp} AS t WHERE o.id = t.id"
         )
 
