@@ -13,6 +13,11 @@ The spacing it shares is the one the site's own process would keep: the configur
 larger ``Crawl-delay`` from robots.txt, which :class:`~crawler.extensions.crawl_delay.RobotsCrawlDelay`
 has put on the host's download slot by the time a request reaches this middleware (robots.txt
 is fetched and parsed by Scrapy's ``RobotsTxtMiddleware``, earlier in the chain).
+
+The robots.txt fetch itself is the one request that does not queue for a turn: its delay
+cannot be known before it is read, and a turn taken with the configured delay (0, say) would
+let the next page of any worker start right after it, one Crawl-delay too early. Each process
+reads robots.txt once per host, so this costs the shop one unspaced request per worker.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import redis
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
 
 SETTING = "PRICEWATCH_POLITENESS_REDIS"
 PREFIX = "pricewatch:polite:"
@@ -95,6 +101,7 @@ class SharedPolitenessMiddleware:
         self.limiter = SharedLimiter.from_url(url, prefix)
         self.crawler = crawler
         self.stats = crawler.stats
+        self._delays: dict[str, float] = {}  # download slot -> the spacing Redis keeps for it
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedPolitenessMiddleware:
@@ -105,14 +112,27 @@ class SharedPolitenessMiddleware:
         return None if site is None else (site.name, site.politeness)
 
     def _delay(self, request: Request, configured: float) -> float:
-        """The configured delay, or robots.txt's larger Crawl-delay for this request's host."""
+        """The configured delay, or robots.txt's larger Crawl-delay for this request's host.
+
+        RobotsCrawlDelay leaves the Crawl-delay on the host's download slot. It is remembered
+        here and then taken off the slot: Redis already spaces the requests, and the local slot
+        would add a second, randomized wait after Redis' turn, bunching this worker's request
+        with the next worker's.
+        """
         downloader = self.crawler.engine.downloader
-        slot_settings = downloader.per_slot_settings.get(downloader.get_slot_key(request), {})
-        return max(configured, float(slot_settings.get("delay", 0.0)))
+        key = downloader.get_slot_key(request)
+        slot_settings = downloader.per_slot_settings.setdefault(key, {})
+        learned = max(self._delays.get(key, configured), float(slot_settings.get("delay", 0.0)))
+        self._delays[key] = learned
+        slot_settings["delay"] = 0.0  # a slot Scrapy creates (again) for the host waits no more
+        slot = downloader.slots.get(key)
+        if slot is not None:
+            slot.delay = 0.0
+        return learned
 
     async def process_request(self, request: Request, spider=None):
         budget = self._budget()
-        if budget is None:
+        if budget is None or _is_robots_fetch(request):
             return None
         name, polite = budget
         lease = float(polite.timeout) * (polite.retries + 1) + 10  # outlives any download
@@ -134,3 +154,10 @@ class SharedPolitenessMiddleware:
     def process_exception(self, request: Request, exception, spider=None):
         self._release(request)
         return None
+
+
+def _is_robots_fetch(request: Request) -> bool:
+    """Scrapy's own robots.txt request (RobotsTxtMiddleware marks it dont_obey_robotstxt)."""
+    return bool(request.meta.get("dont_obey_robotstxt")) and (
+        urlparse_cached(request).path == "/robots.txt"
+    )

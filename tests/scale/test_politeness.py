@@ -118,6 +118,9 @@ def test_robots_crawl_delay_is_shared_by_every_worker(tmp_path, sqlite_engine, m
     assert [o.state for o in outcomes] == ["done", "done"]
     assert len(arrivals) >= 10
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    # Redis spaces request starts exactly 0.25 s apart; arrival stamps may shift a little on a
-    # loaded machine, never on average (two unshared workers: mean gap near 0.125 s).
+    # Redis spaces request starts exactly 0.25 s apart and is the only clock (the local slots
+    # wait no more), so every gap is near 0.25 s; arrival stamps may shift a little on a loaded
+    # machine. Two unshared workers: mean gap near 0.125 s. The local slot's randomized second
+    # wait, or a robots.txt fetch taking a turn, showed as gaps of 0.01-0.04 s.
+    assert min(gaps) >= 0.25 - 0.06, gaps
     assert statistics.mean(gaps) >= 0.25 - 0.02, gaps
