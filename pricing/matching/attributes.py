@@ -263,7 +263,7 @@ class Profile:
 
 
 @lru_cache(maxsize=1 << 16)
-def _colour(word: str) -> str | None:
+def colour_of(word: str) -> str | None:
     if word in COLOURS:
         return word
     if len(word) <= 4 and word.isalpha() and not _VOWELS & set(word):
@@ -346,7 +346,7 @@ def profile(
         codes=frozenset(codes),
         measures=measures,
         numbers=frozenset(numbers),
-        colours=frozenset(_colour(w) for w in words if _colour(w)),
+        colours=frozenset(colour_of(w) for w in words if colour_of(w)),
         gtin=normalize_gtin(gtin),
         mpn=norm_mpn,
     )

@@ -6,6 +6,9 @@ SKUs were added since then, every offer is examined, since a new SKU may be the
 product an old offer was waiting for. A manager's verdict is final: an offer with a
 ``confirmed`` match is never re-matched, and a ``rejected`` pair is never proposed again.
 Only ``accepted`` and ``review`` rows are machine-made, so only those are replaced.
+An accepted match that an unknown sibling model fits as well (:mod:`pricing.matching.siblings`)
+waits for a manager; the siblings are looked for among every offer in the store, not only the
+ones this run examines.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from pricing.matching.attributes import Profile, profile
 from pricing.matching.matcher import Matcher, Proposal
 from pricing.matching.pairwise import Thresholds
+from pricing.matching.siblings import Market, SiblingGuard
 from pricing.store.models import Match, MatchRun, MatchStatus, Offer, Product, utcnow
 
 FINAL = (MatchStatus.confirmed.value, MatchStatus.rejected.value)
 MACHINE = (MatchStatus.accepted.value, MatchStatus.review.value)
 CHUNK = 1000
+# Up to this many words, the store filters the titles a sibling search reads (one LIKE each);
+# beyond, reading every title once is cheaper than testing each against every word.
+SQL_FILTERED_WORDS = 50
 
 
 @dataclass(slots=True)
@@ -94,6 +101,20 @@ def _propose_by_shop(
     return proposals
 
 
+def _store_market(engine: Engine) -> Market:
+    """Every offer in the store, as (title, brand, gtin, mpn); with few words, only the
+    titles that contain one (a case-insensitive LIKE: a prefilter, the guard checks words)."""
+
+    def rows(words: Sequence[str]):
+        query = select(Offer.title, Offer.brand, Offer.gtin, Offer.mpn)
+        if len(words) <= SQL_FILTERED_WORDS:
+            query = query.where(or_(*(Offer.title.ilike(f"%{w}%") for w in words)))
+        with engine.connect() as conn:
+            yield from conn.execute(query)
+
+    return rows
+
+
 def run_matching(
     engine: Engine,
     *,
@@ -142,7 +163,10 @@ def run_matching(
             if s == MatchStatus.rejected.value and o in position and p in product_pos
         }
         offer_profiles = [profile(o.title, o.brand, o.gtin, o.mpn) for o in todo]
-        for prop in _propose_by_shop(engine, matcher, todo, offer_profiles, rejected):
+        proposals = _propose_by_shop(engine, matcher, todo, offer_profiles, rejected)
+        guard = SiblingGuard(matcher.catalog, matcher.idf, matcher.thresholds)
+        proposals = guard.review(proposals, offer_profiles, _store_market(engine))
+        for prop in proposals:
             d = prop.decision
             evidence = dict(d.evidence)
             if prop.runner_up is not None:

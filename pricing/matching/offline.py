@@ -14,6 +14,7 @@ import pandas as pd
 from pricing.matching.attributes import profile
 from pricing.matching.matcher import Matcher
 from pricing.matching.pairwise import Thresholds
+from pricing.matching.siblings import SiblingGuard
 
 OURS_COLUMNS = ("sku", "title", "brand", "gtin", "mpn", "category", "price")
 THEIRS_COLUMNS = ("offer_id", "site", "title", "brand", "gtin", "mpn", "price", "currency", "url")
@@ -67,10 +68,15 @@ def match_frames(
 ) -> pd.DataFrame:
     """The matches of ``theirs`` to ``ours``: one row per offer that reached the review band.
 
-    ``theirs`` is taken as one shop's file, so its house-style words are learnt from it."""
+    ``theirs`` is taken as one shop's file, so its house-style words are learnt from it; it is
+    also the market in which unknown sibling models are looked for."""
     catalog = [profile(r.title, r.brand, r.gtin, r.mpn) for r in ours.itertuples(index=False)]
     offers = [profile(r.title, r.brand, r.gtin, r.mpn) for r in theirs.itertuples(index=False)]
     matcher = Matcher(catalog, thresholds)
+    proposals = matcher.propose(offers, idf=matcher.house_style(offers))
+    market = list(zip(theirs["title"], theirs["brand"], theirs["gtin"], theirs["mpn"], strict=True))
+    guard = SiblingGuard(catalog, matcher.idf, matcher.thresholds)
+    proposals = guard.review(proposals, offers, lambda words: market)
     rows = [
         {
             "sku": ours["sku"].iat[p.product],
@@ -79,7 +85,7 @@ def match_frames(
             "method": p.decision.method,
             "status": "accepted" if p.decision.is_match else "review",
         }
-        for p in matcher.propose(offers, idf=matcher.house_style(offers))
+        for p in proposals
     ]
     return pd.DataFrame(rows, columns=list(MATCHES_COLUMNS))
 

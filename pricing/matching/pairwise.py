@@ -263,7 +263,7 @@ def _rare(words: list[str], idf: Idf) -> list[str]:
     )
 
 
-def _codes_agree(a: Profile, b: Profile) -> str | None:
+def codes_agree(a: Profile, b: Profile) -> str | None:
     for x, y in ((a, b), (b, a)):
         for c in x.codes:
             if len(c) >= MIN_CODE and (c in y.codes or c in y.squashed):
@@ -271,7 +271,7 @@ def _codes_agree(a: Profile, b: Profile) -> str | None:
     return None
 
 
-def _sibling_codes(a: Profile, b: Profile) -> tuple[str, str] | None:
+def sibling_codes(a: Profile, b: Profile) -> tuple[str, str] | None:
     """Codes of the same family that differ: "m305"/"m315", "cli226"/"cli8bk" do not, "t249"/"t239" do."""
     for x in a.codes:
         for y in b.codes:
@@ -345,7 +345,7 @@ def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = Non
     evidence: dict = {"text": round(sim, 3)}
     reasons = conflicts(a, b)
     method = "fuzzy"
-    agreed = _codes_agree(a, b)
+    agreed = codes_agree(a, b)
     if a.mpn and b.mpn and mpn_agrees(a.mpn, b.mpn):
         agreed, method = a.mpn, "mpn"
     elif agreed:
@@ -353,7 +353,7 @@ def decide(a: Profile, b: Profile, idf: Idf, thresholds: Thresholds | None = Non
     if agreed:
         evidence["code"] = agreed
     else:
-        sibling = _sibling_codes(a, b)
+        sibling = sibling_codes(a, b)
         if sibling:
             reasons.append(f"sibling codes: {sibling[0]} vs {sibling[1]}")
         elif a.mpn and b.mpn:
