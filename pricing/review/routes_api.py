@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from pricing.matching.explain import reasons as match_reasons
 from pricing.review.actions import (
     ActionError,
     Actor,
@@ -105,6 +106,9 @@ class MatchOut(BaseModel):
     confidence: float
     method: str
     status: str
+    reasons: list[str] = Field(
+        default_factory=list, description="the matcher's evidence in words, strongest first"
+    )
 
 
 class ProductOut(BaseModel):
@@ -233,6 +237,7 @@ def product(request: Request, sku: str, user: CurrentUser = Depends(api_user)) -
                 confidence=m.confidence,
                 method=m.method,
                 status=m.status,
+                reasons=match_reasons(m.evidence),
             )
             for m in matches
         ],

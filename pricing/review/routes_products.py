@@ -67,6 +67,7 @@ def product_matches(conn: Connection, product_id: int, only: int | None = None) 
             Match.method,
             Match.status,
             Match.substitute,
+            Match.evidence,
             Site.name.label("site"),
             Site.currency.label("site_currency"),
             Offer.title,

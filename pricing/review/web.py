@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from pricing.matching.explain import reasons as match_reasons
 from pricing.review.csrf import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -88,6 +89,7 @@ def make_env(stale_after: timedelta) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, pct=pct, age=age, when=when, short=short, safe_url=safe_url)
+    env.filters["match_reasons"] = match_reasons
     env.globals.update(urlencode=urlencode, stale_after=duration(stale_after))
     env.tests["stale"] = lambda dt: dt is None or datetime.now(UTC) - as_utc(dt) > stale_after
     return env

@@ -200,6 +200,7 @@ def build_store(engine: Engine) -> Store:
                 "confidence": 0.99,
                 "method": "gtin",
                 "status": "accepted",
+                "evidence": {"gtin": "4006381333931"},
             },
             {
                 "product_id": 1,
@@ -207,6 +208,7 @@ def build_store(engine: Engine) -> Store:
                 "confidence": 0.91,
                 "method": "mpn",
                 "status": "accepted",
+                "evidence": None,
             },
             {
                 "product_id": 1,
@@ -214,6 +216,7 @@ def build_store(engine: Engine) -> Store:
                 "confidence": 0.62,
                 "method": "fuzzy",
                 "status": "review",
+                "evidence": {"text": 0.62, "also_fits": "bos2136<b>"},
             },
         ]
         mids = conn.execute(insert(Match).returning(Match.id), match_rows).scalars().all()

@@ -35,6 +35,8 @@ def test_product_page_shows_prices_margin_chart_matches_and_clicks(server, login
     assert len(re.findall(r'<g class="series"', svg)) == 3
     assert "our-price" in svg
     assert "62 %" in html and "fuzzy" in html  # match confidence and method
+    # ... and why it waits, in words (the evidence is escaped like any scraped text)
+    assert "titles 62% alike" in html and "also fits bos2136&lt;b&gt;, another model" in html
     assert "Second line of the explanation." in html
     assert "last 30 days" in html and "10.0 %" in html  # conversion = 2 orders / 20 clicks
 
@@ -50,6 +52,8 @@ def test_match_confirm_from_the_product_page(server, sqlite_store, login_as):
     assert anna.post_csrf(f"/products/SKU-002/matches/{mid}/reject").status_code == 404
     json = anna.get("/api/products/SKU-001").json()
     assert {m["id"]: m["status"] for m in json["matches"]}[mid] == "confirmed"
+    reasons = {m["id"]: m["reasons"] for m in json["matches"]}[mid]
+    assert reasons[0] == "titles 62% alike" and reasons[1].startswith("also fits bos2136<b>")
 
 
 def test_ops_page_shows_health_and_the_real_scheduler_job_table(server, sqlite_store, login_as):
