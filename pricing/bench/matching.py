@@ -195,6 +195,9 @@ def bench_match(sites: int, products: int, seed: int, skip_sim: bool, as_json: b
             "offers_per_s": round(len(offers) / match_s),
             "incremental_offers": again.offers_examined,
             "incremental_s": round(incremental_s, 2),
+            "siblings_to_review": report.siblings,
+            "siblings_s": round(report.siblings_s, 2),
+            "incremental_siblings_s": round(again.siblings_s, 2),
         }
     figures["peak_rss_mb"] = peak_rss_mb()
     emit("match", figures, as_json)

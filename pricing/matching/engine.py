@@ -13,6 +13,7 @@ ones this run examines.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ class MatchReport:
     accepted: int = 0
     review: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    siblings: int = 0  # accepted matches sent to review: an unknown sibling fits them too
+    siblings_s: float = 0.0  # time spent looking for siblings in the store
 
     def summary(self) -> str:
         methods = ", ".join(f"{k}={v}" for k, v in sorted(self.by_method.items())) or "none"
@@ -51,7 +54,9 @@ class MatchReport:
         return (
             f"match run {self.run_id} ({kind}): {self.offers_examined} offers examined against "
             f"{self.products} products; accepted {self.accepted}, review {self.review}, "
-            f"kept {self.skipped_confirmed} confirmed; methods: {methods}"
+            f"kept {self.skipped_confirmed} confirmed; methods: {methods}; "
+            f"{self.siblings} to review as an unknown sibling fits them too "
+            f"({self.siblings_s:.1f}s)"
         )
 
 
@@ -165,7 +170,14 @@ def run_matching(
         offer_profiles = [profile(o.title, o.brand, o.gtin, o.mpn) for o in todo]
         proposals = _propose_by_shop(engine, matcher, todo, offer_profiles, rejected)
         guard = SiblingGuard(matcher.catalog, matcher.idf, matcher.thresholds)
-        proposals = guard.review(proposals, offer_profiles, _store_market(engine))
+        t = time.perf_counter()
+        guarded = guard.review(proposals, offer_profiles, _store_market(engine))
+        report.siblings_s = time.perf_counter() - t
+        report.siblings = sum(
+            a.decision.is_match and not b.decision.is_match
+            for a, b in zip(proposals, guarded, strict=True)
+        )
+        proposals = guarded
         for prop in proposals:
             d = prop.decision
             evidence = dict(d.evidence)

@@ -124,7 +124,8 @@ def test_store_matching_finds_the_sibling_in_another_shop(db_engine):
                     site_id=site, url=url, title=title, first_seen=T0, last_seen=T0
                 )
             )
-    run_matching(db_engine, now=T0 + timedelta(hours=1))
+    first = run_matching(db_engine, now=T0 + timedelta(hours=1))
+    assert first.siblings == 1 and "1 to review as an unknown sibling" in first.summary()
     with db_engine.connect() as conn:
         got = {
             r.url: r
@@ -153,7 +154,7 @@ def test_store_matching_finds_the_sibling_in_another_shop(db_engine):
         )
     again = run_matching(db_engine, now=T0 + timedelta(hours=3))
     assert not again.full and again.offers_examined == 1
-    assert (again.accepted, again.review) == (0, 1)
+    assert (again.accepted, again.review, again.siblings) == (0, 1, 1)
 
 
 def test_a_hyphenated_line_name_is_looked_for_as_the_shop_spells_it():
