@@ -76,15 +76,22 @@ class RobotsCrawlDelay:
         self.apply(request, asked)
 
     def apply(self, request: Request, delay: float) -> None:
-        """Set the delay of the slot ``request`` goes through, now and if it is re-created."""
+        """Set the delay of the slot ``request`` goes through, now and if it is re-created.
+
+        Without jitter: Scrapy varies a slot's delay by ±50% (``DOWNLOAD_DELAY_JITTER``), which
+        for a Crawl-delay of 1 s would send some requests 0.5 s apart. The site asked for at
+        least that much between requests, so every gap keeps it.
+        """
         downloader = self.crawler.engine.downloader
         key = downloader.get_slot_key(request)
         slot = downloader.slots.get(key)
         if slot is not None:
             slot.delay = max(slot.delay, delay)
+            slot.jitter = 0.0
         # Downloader._get_slot reads DOWNLOAD_SLOTS (this dict) when it makes a slot.
         slot_settings = downloader.per_slot_settings.setdefault(key, {})
         slot_settings["delay"] = max(float(slot_settings.get("delay", 0.0)), delay)
+        slot_settings["jitter"] = 0.0
         self.stats.max_value(STAT_DELAY, delay)
         logger.info(
             "robots.txt Crawl-delay: %gs between requests to %s (configured %gs)",
