@@ -140,12 +140,24 @@ class Sink:
     def end(self) -> None:
         """After commit or rollback: undo what :meth:`begin` changed on the connection."""
 
+    # How check_references reads the site: offers.site_id has no foreign key (migration
+    # 0004), so on PostgreSQL the check locks the row as the constraint's check did (FOR KEY
+    # SHARE: a concurrent DELETE or id change of the site waits for this write to commit,
+    # and its trigger then deletes the offers written). SQLite needs no lock: the write holds
+    # the database's write lock from begin().
+    _site_lock = ""
+
     def check_references(self, site_id: int, run_id: int | None) -> None:
-        """The site and crawl run exist: checked once per call, with a clear message."""
+        """The site and crawl run exist: checked once per call, with a clear message.
+
+        Offers have no foreign key to their site: this is the check (pricing.store.models).
+        """
         for table, key in (("sites", site_id), ("crawl_runs", run_id)):
             if key is None:
                 continue
             sql = f"SELECT 1 FROM {table} WHERE id = {self._p}"
+            if table == "sites":
+                sql += self._site_lock
             if self.conn.exec_driver_sql(sql, (key,)).first() is None:
                 raise IntegrityError(
                     f"{table}.id = {key}", None, LookupError(f"no row in {table} with id {key}")

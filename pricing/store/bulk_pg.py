@@ -65,6 +65,7 @@ class PostgresSink(Sink):
     """Binary COPY through psycopg 3 (3x faster than text COPY for the same rows: measured)."""
 
     _p = "%s"
+    _site_lock = " FOR KEY SHARE"
     SCAN_BATCH = BATCH
 
     def __init__(self, conn: Connection):

@@ -112,7 +112,8 @@ def regenerate_initial_migration() -> Path:
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
         # Later revisions stay (0002: PostgreSQL partitions, no model change; 0003: current
-        # states into offers, which adds only the columns 0001 lacks, and the view); they step
+        # states into offers, which adds only the columns 0001 lacks, and the view; 0004:
+        # drops offers' foreign key to sites if 0001 made one, and adds triggers); they step
         # aside while 0001 is generated, since they name it as their parent.
         later = [p.rename(Path(tmp) / p.name) for p in versions.glob("0*.py")]
         try:

@@ -65,7 +65,9 @@ def test_every_site_crawled_and_recorded(sim, crawled):
         ).scalar()
         stored = dict(
             conn.execute(
-                select(Site.name, func.count(Offer.id)).join(Offer).group_by(Site.name)
+                select(Site.name, func.count(Offer.id))
+                .join(Offer, Offer.site_id == Site.id)  # no foreign key to infer it from
+                .group_by(Site.name)
             ).all()
         )
     assert unlinked == 0  # every observation is tied to the run that saw it
