@@ -13,15 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
+from sqlalchemy import Engine, Table, insert, inspect, select
 
-from pricing.store.db import make_engine, scratch_database
 from pricing.store.history import HistoryWriter, ObservationRecord
 from pricing.store.models import Observation, Offer
-from pricing.store.schema import MIGRATIONS, alembic_config
+from pricing.store.schema import MIGRATIONS
 from pricing.store.views import CURRENT_STATE, HAS_STATE, VIEW, OfferState, view_sql
-from tests.conftest import PG_ENV, require_env
+from tests.store.migration_support import migrate, reflect, store_at
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LAST_MONTH = NOW - timedelta(days=35)  # another partition on PostgreSQL
@@ -38,15 +36,6 @@ def _migration():
     return module
 
 
-def _migrate(engine: Engine, revision: str, down: bool = False) -> None:
-    with engine.begin() as conn:
-        (command.downgrade if down else command.upgrade)(alembic_config(conn), revision)
-
-
-def _table(engine: Engine, name: str) -> Table:
-    return Table(name, MetaData(), autoload_with=engine)
-
-
 def _fill_0002_store(engine: Engine) -> None:
     """Two offers with history (the current state also an observation, as 0002 kept it), one
     offer never observed."""
@@ -58,15 +47,15 @@ def _fill_0002_store(engine: Engine) -> None:
         (3, 1, NOW - timedelta(days=1), NOW, "9.00", 2, 2, "dropped 28%", "jsonld", 0.97),
         (4, 2, LAST_MONTH, NOW - timedelta(hours=1), "99.99", None, None, None, None, None),
     ]  # fmt: skip
-    offers = _table(engine, "offers")
+    offers = reflect(engine, "offers")
     with engine.begin() as conn:
-        conn.execute(insert(_table(engine, "sites")), [{"id": 1, "name": "s", "base_url": "x",
+        conn.execute(insert(reflect(engine, "sites")), [{"id": 1, "name": "s", "base_url": "x",
                                                         "created_at": NOW}])  # fmt: skip
         runs = [{"id": i, "site_id": 1, "started_at": NOW, "status": "finished", "kind": "full"}
                 for i in (1, 2)]  # fmt: skip
         counters = ["pages", "items", "http_3xx", "http_4xx", "http_5xx", "not_modified", "retries", "parse_failures", "ban_pages", "suspect_items"]  # fmt: skip
         conn.execute(
-            insert(_table(engine, "crawl_runs")), [r | dict.fromkeys(counters, 0) for r in runs]
+            insert(reflect(engine, "crawl_runs")), [r | dict.fromkeys(counters, 0) for r in runs]
         )
         for oid, current in ((1, obs[2]), (2, obs[3]), (3, None)):
             conn.execute(
@@ -80,7 +69,7 @@ def _fill_0002_store(engine: Engine) -> None:
                 )
             )  # fmt: skip
         conn.execute(
-            insert(_table(engine, "observations")),
+            insert(reflect(engine, "observations")),
             [
                 dict(
                     zip(
@@ -137,16 +126,7 @@ def _rows(engine: Engine, table: Table) -> dict[int, tuple]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_0002(request, tmp_path) -> Iterator[Engine]:
     """A new store at revision 0002, filled as 0002 wrote (its own database: it migrates)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        _migrate(engine, "0002")
-        _fill_0002_store(engine)
-        yield engine
-        engine.dispose()
-        return
-    with scratch_database(require_env(PG_ENV), prefix="pricewatch_test_0003") as engine:
-        _migrate(engine, "0002")
-        _fill_0002_store(engine)
+    with store_at(request.param, tmp_path, "0002", _fill_0002_store) as engine:
         yield engine
 
 
@@ -154,9 +134,9 @@ def test_upgrade_moves_current_states_into_offers_and_the_view_shows_the_same_hi
     store_0002,
 ):
     engine = store_0002
-    before = _rows(engine, _table(engine, "observations"))
+    before = _rows(engine, reflect(engine, "observations"))
     assert sorted(before) == [1, 2, 3, 4]
-    _migrate(engine, "head")
+    migrate(engine, "head")
 
     assert _rows(engine, OfferState.__table__) == before
     assert sorted(_rows(engine, Observation.__table__)) == [1, 2]  # only replaced states
@@ -188,9 +168,9 @@ def test_upgrade_moves_current_states_into_offers_and_the_view_shows_the_same_hi
 
 def test_downgrade_gives_back_the_0002_store(store_0002):
     engine = store_0002
-    before = _rows(engine, _table(engine, "observations"))
-    _migrate(engine, "head")
-    _migrate(engine, "0002", down=True)
+    before = _rows(engine, reflect(engine, "observations"))
+    migrate(engine, "head")
+    migrate(engine, "0002", down=True)
     with engine.connect() as conn:
         inspector = inspect(conn)
         assert VIEW not in inspector.get_view_names()
@@ -200,8 +180,8 @@ def test_downgrade_gives_back_the_0002_store(store_0002):
                 "SELECT reloptions FROM pg_class WHERE relname = ANY(%s)", (_partitions(conn),)
             ).scalars().all()  # fmt: skip
             assert all(o == ["fillfactor=50"] for o in options), options
-    assert _rows(engine, _table(engine, "observations")) == before
-    _migrate(engine, "head")  # and up again, as before
+    assert _rows(engine, reflect(engine, "observations")) == before
+    migrate(engine, "head")  # and up again, as before
     assert _rows(engine, OfferState.__table__) == before
 
 

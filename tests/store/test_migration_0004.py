@@ -16,13 +16,12 @@ from decimal import Decimal
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
+from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from pricing.store.db import make_engine, scratch_database
 from pricing.store.history import HistoryWriter, ObservationRecord
 from pricing.store.schema import alembic_config, current_revision, head_revision, init_db
-from tests.conftest import PG_ENV, require_env
+from tests.store.migration_support import migrate, reflect, store_at
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 EARLIER = NOW - timedelta(days=35)  # another partition on PostgreSQL
@@ -38,19 +37,10 @@ COUNTERS = ("pages", "items", "http_3xx", "http_4xx", "http_5xx", "not_modified"
             "parse_failures", "ban_pages", "suspect_items")  # fmt: skip
 
 
-def _migrate(engine: Engine, revision: str, down: bool = False) -> None:
-    with engine.begin() as conn:
-        (command.downgrade if down else command.upgrade)(alembic_config(conn), revision)
-
-
-def _table(engine: Engine, name: str) -> Table:
-    return Table(name, MetaData(), autoload_with=engine)
-
-
 def _fill_0003_store(engine: Engine) -> None:
     """Sites 1 and 2. Site 1: offers 1 (with a GTIN) and 2 (without); site 2: offer 3 and
     offer 4, never observed. Offers 1 and 3 have an archived state and a match."""
-    t = {name: _table(engine, name) for name in TABLES if name != "offer_states"}
+    t = {name: reflect(engine, name) for name in TABLES if name != "offer_states"}
     offers = [
         # id, site, gtin, current state id, price
         (1, 1, "04006381333931", 20, "10.00"),
@@ -111,7 +101,7 @@ def _rows(engine: Engine) -> dict[str, list[tuple]]:
     found = {}
     with engine.connect() as conn:
         for name in TABLES:
-            table = _table(engine, name)
+            table = reflect(engine, name)
             first = next(iter(table.c))
             found[name] = [
                 tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)
@@ -182,16 +172,7 @@ def _assert_referentially_intact(engine: Engine) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_0003(request, tmp_path) -> Iterator[Engine]:
     """A new store at revision 0003, filled (its own database: it migrates)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        _migrate(engine, "0003")
-        _fill_0003_store(engine)
-        yield engine
-        engine.dispose()
-        return
-    with scratch_database(require_env(PG_ENV), prefix="pricewatch_test_0004") as engine:
-        _migrate(engine, "0003")
-        _fill_0003_store(engine)
+    with store_at(request.param, tmp_path, "0003", _fill_0003_store) as engine:
         yield engine
 
 
@@ -243,7 +224,7 @@ def test_downgrade_gives_back_the_0003_schema_and_rows(store_0003):
     before, schema, triggers = _rows(engine), _schema(engine), _triggers(engine)
     had_fk = bool(_site_keys(engine))  # see above
     init_db(engine)
-    _migrate(engine, "0003", down=True)
+    migrate(engine, "0003", down=True)
     assert current_revision(engine) == "0003" and _triggers(engine) == triggers
     after = _schema(engine)
     assert after == schema if had_fk else _without_fk(after) == schema  # to the byte on SQLite
@@ -267,7 +248,7 @@ def test_downgrade_refuses_offers_without_a_site_and_changes_nothing(store_0003)
         )
     schema, triggers = _schema(engine), _triggers(engine)
     with pytest.raises((RuntimeError, IntegrityError), match="site|fk_offers_site_id_sites"):
-        _migrate(engine, "0003", down=True)
+        migrate(engine, "0003", down=True)
     assert current_revision(engine) == head_revision()
     assert _schema(engine) == schema and _triggers(engine) == triggers
     assert 99 in [o[0] for o in _rows(engine)["offers"]]
