@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.schema import sort_tables
 
 from pricing.store.models import Base
 
@@ -34,11 +35,32 @@ from pricing.store.models import Base
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=timezone(timedelta(hours=2)))
 
 
+def _parent(column) -> tuple[str, str] | None:
+    """(table, column) that ``column`` names: by a foreign key, or one the model documents in
+    ``info["references"]`` where the database keeps no key (offers.site_id, migration 0004)."""
+    for fk in column.foreign_keys:
+        return fk.column.table.name, fk.column.name
+    ref = column.info.get("references")
+    return tuple(ref.split(".")) if ref else None
+
+
+def _tables() -> list[Table]:
+    """Parents before children, documented references included."""
+    tables = Base.metadata.tables
+    extra = [
+        (tables[parent[0]], table)
+        for table in tables.values()
+        for column in table.columns
+        if not column.foreign_keys and (parent := _parent(column)) is not None
+    ]
+    return sort_tables(tables.values(), extra_dependencies=extra)
+
+
 def _value(table: Table, column, n: int, done: dict[str, dict]):
     """A value for ``column`` (FKs point at the row already stored in the parent table)."""
-    for fk in column.foreign_keys:
-        parent = done[fk.column.table.name]
-        return parent[fk.column.name]
+    parent = _parent(column)
+    if parent is not None:
+        return done[parent[0]][parent[1]]
     t = column.type
     if isinstance(t, Boolean):
         return True
@@ -71,7 +93,7 @@ def _mappers() -> dict[str, Mapper]:
 
 
 def test_every_table_round_trips(db_engine: Engine):
-    tables = Base.metadata.sorted_tables
+    tables = _tables()
     assert len(tables) >= 12  # the tables issue 2 asks for, at least
     mappers = _mappers()
     done: dict[str, dict] = {}

@@ -182,3 +182,22 @@ def test_the_triggers_raise_what_the_foreign_key_raised(pg_engine):
     with pytest.raises(DBAPIError) as caught, pg_engine.begin() as conn:
         conn.execute(text("UPDATE offers SET site_id = 424242 WHERE site_id = :a"), {"a": a})
     assert caught.value.orig.sqlstate == "23503"
+
+
+@pytest.mark.postgres
+def test_an_insert_naming_no_site_is_refused_whole(pg_engine):
+    """On PostgreSQL any INSERT or COPY into offers is checked, once per statement: code other
+    than the writer cannot leave an offer without its site either."""
+    site = ensure_site(pg_engine, "here", "https://here.example")
+    rows = [
+        {"site_id": s, "url": f"https://here.example/p/{i}", "first_seen": T0, "last_seen": T0,
+         "cur_suspect": False}
+        for i, s in enumerate((site, site, 424242))
+    ]  # fmt: skip
+    with pytest.raises(IntegrityError, match="names no site") as caught, pg_engine.begin() as conn:
+        conn.execute(insert(Offer), rows)
+    assert caught.value.orig.sqlstate == "23503"
+    assert _count(pg_engine, Offer) == 0
+    with pg_engine.begin() as conn:
+        conn.execute(insert(Offer), rows[:2])
+    assert _count(pg_engine, Offer) == 2
