@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from pricing.store.models import AuditLog, Decision, Suggestion
+from pricing.store.models import AuditLog, Decision, Match, Suggestion
 from tests.review.data import HOSTILE_TITLE, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -208,3 +208,21 @@ def test_competitor_title_with_a_script_tag_shows_as_text_and_runs_nothing(
     assert page.locator("script").count() == 2  # htmx and app.js, nothing injected
     page.wait_for_timeout(300)
     assert dialogs == [] and not any("pwned" in m for m in messages)
+
+
+def test_manager_works_through_the_match_queue(page: Page, server, sqlite_store):
+    """The queue of matches waiting for a verdict, in the browser: the reason, then Confirm."""
+    mid = sqlite_store.match_ids["drill-fuzzy"]
+    log_in(page, server, "anna")
+    page.get_by_role("link", name="Matches").click()
+    expect(page).to_have_url(server + "/matches")
+    row = page.locator(f"#q-{mid}")
+    expect(row).to_contain_text("also fits bos2136<b>, another model of the line")
+    expect(row).to_contain_text("review")
+    shot(page, "matches")
+    row.get_by_role("button", name="Confirm").click()
+    expect(page.locator(f"#q-{mid} .badge")).to_have_text("confirmed")
+    with sqlite_store.engine.connect() as conn:
+        status = conn.execute(select(Match.status).where(Match.id == mid)).scalar_one()
+    assert status == "confirmed"
+    assert audit_actions(sqlite_store)[-1] == ("match_confirm", 1)

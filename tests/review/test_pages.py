@@ -56,6 +56,25 @@ def test_match_confirm_from_the_product_page(server, sqlite_store, login_as):
     assert reasons[0] == "titles 62% alike" and reasons[1].startswith("also fits bos2136<b>")
 
 
+def test_match_queue_lists_what_waits_with_reasons_and_takes_verdicts(
+    server, sqlite_store, login_as
+):
+    anna = login_as("anna")
+    mid = sqlite_store.match_ids["drill-fuzzy"]
+    html = anna.get("/matches").text  # default: status review
+    assert f'id="q-{mid}"' in html and "1</strong> match with status review" in html
+    assert "also fits bos2136&lt;b&gt;" in html  # the reason, escaped
+    assert f'id="q-{sqlite_store.match_ids["drill-shop01"]}"' not in html  # accepted: not here
+    assert "0</strong> matches with status review" in anna.get("/matches?q=no-such-thing").text
+    assert anna.get("/matches?status=bogus").status_code == 400
+    row = anna.post_csrf(f"/matches/{mid}/confirm", headers={"HX-Request": "true"})
+    assert row.status_code == 200 and row.text.lstrip().startswith(f'<tr id="q-{mid}"')
+    assert "st-confirmed" in row.text
+    assert "0</strong> matches with status review" in anna.get("/matches").text  # the queue is done
+    assert f'id="q-{mid}"' in anna.get("/matches?status=confirmed").text
+    assert anna.post_csrf("/matches/999999/reject").status_code == 400  # no such match
+
+
 def test_ops_page_shows_health_and_the_real_scheduler_job_table(server, sqlite_store, login_as):
     anna = login_as("anna")
     html = anna.get("/ops").text

@@ -129,6 +129,8 @@ def test_viewer_reads_but_cannot_change_anything(server, sqlite_store, login_as)
     assert "hx-post" not in page.text and "Approve" not in page.text  # no controls at all
     product = viewer.get("/products/SKU-001").text
     assert "/matches/" not in product and "Confirm" not in product
+    queue = viewer.get("/matches").text
+    assert "SKU-001" in queue and "Confirm" not in queue and "hx-post" not in queue
     assert "Roll back" not in viewer.get("/audit").text
     assert "mark exported" not in viewer.get("/exports").text
     s = sqlite_store.s
@@ -137,6 +139,7 @@ def test_viewer_reads_but_cannot_change_anything(server, sqlite_store, login_as)
         viewer.post_csrf(f"/api/suggestions/{s['drill']}/edit", json={"price": "99"}),
         viewer.post_csrf("/api/suggestions/bulk", json={"action": "approve"}),
         viewer.post_csrf(f"/api/matches/{sqlite_store.match_ids['drill-fuzzy']}/confirm"),
+        viewer.post_csrf(f"/matches/{sqlite_store.match_ids['drill-fuzzy']}/confirm"),
         viewer.post_csrf("/api/exports/mark", json={"status": "applied"}),
         viewer.post_csrf(f"/suggestions/{s['drill']}/reject"),
         viewer.post_csrf("/exports/apply"),
