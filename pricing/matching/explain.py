@@ -45,8 +45,10 @@ def reasons(evidence: Mapping[str, object] | None) -> list[str]:
     if "ambiguous_with" in evidence:
         said.append(f"fits our SKU {evidence['ambiguous_with']} as well")
     if "also_fits" in evidence:
+        sibling = evidence.get("sibling")
+        listed = f' ("{sibling}")' if isinstance(sibling, str) and sibling else ""
         said.append(
             f"also fits {evidence['also_fits']}, another model of the line listed in the "
-            "market: the offer does not say which it is"
+            f"market{listed}: the offer does not say which it is"
         )
     return said

@@ -39,6 +39,7 @@ MarketRow = tuple[object, object, object, object]  # title, brand, gtin, mpn
 # Given the words that matter, the market's records: all of them, or those whose title has one.
 Market = Callable[[Sequence[str]], Iterable[MarketRow]]
 _LETTERS = re.compile(r"[a-z]+")
+TITLE_SHOWN = 120  # characters of the sibling's title kept as evidence (scraped text)
 _DIGIT = re.compile(r"\d")
 _VARIANT_WORDS = frozenset().union(*VARIANT_GROUPS)
 
@@ -129,14 +130,16 @@ class SiblingGuard:
         out = list(proposals)
         if not looks:
             return out
-        for look, sibling in _find_siblings(looks, market(sorted(looks))):
+        for look, sibling, title in _find_siblings(looks, market(sorted(looks))):
             p = out[look.position]
             if (
                 p.decision.is_match
                 and decide(sibling, look.offer, self.idf, self.thresholds).is_match
             ):
                 code = sorted(_strong_codes(sibling))[0]
-                evidence = dict(p.decision.evidence) | {"also_fits": code}
+                # The sibling's own title, cut short: what a manager compares the offer with.
+                shown = str(title)[:TITLE_SHOWN] if title else None
+                evidence = dict(p.decision.evidence) | {"also_fits": code, "sibling": shown}
                 decision = replace(p.decision, verdict="review", evidence=evidence)
                 out[look.position] = replace(p, decision=decision)
         return out
@@ -181,8 +184,8 @@ class _Look:
 
 def _find_siblings(
     looks: dict[str, dict[frozenset[str], list[_Look]]], market: Iterable[MarketRow]
-) -> Iterator[tuple[_Look, Profile]]:
-    """Each (match in question, market record that is a sibling of our product)."""
+) -> Iterator[tuple[_Look, Profile, object]]:
+    """Each (match in question, market record that is a sibling of our product, its title)."""
     profiled: dict[tuple, Profile] = {}
     keys = looks.keys()
     for row in market:
@@ -206,4 +209,4 @@ def _find_siblings(
                     if other is None:  # the same listing in many shops: one profile
                         other = profiled[row] = profile(title, brand, gtin, mpn)
                     if is_sibling(look.ours, other):
-                        yield look, other
+                        yield look, other, title

@@ -18,6 +18,7 @@ def test_each_kind_of_evidence_is_said_strongest_first():
             "variant_one_side": ["volume"],
             "ambiguous_with": "PW-1",
             "also_fits": "rot2136",
+            "sibling": "Rowenta Triflex ROT-2136 Vacuum",
         }
     )
     assert said == [
@@ -28,9 +29,12 @@ def test_each_kind_of_evidence_is_said_strongest_first():
         "edition named on one side only: academic",
         "the code names the model, but only one side says which variant (volume)",
         "fits our SKU PW-1 as well",
-        "also fits rot2136, another model of the line listed in the market: "
-        "the offer does not say which it is",
+        "also fits rot2136, another model of the line listed in the market "
+        '("Rowenta Triflex ROT-2136 Vacuum"): the offer does not say which it is',
     ]
+    assert reasons({"also_fits": "x1234", "sibling": None})[0].startswith(
+        "also fits x1234, another model of the line listed in the market: "
+    )
 
 
 def test_a_real_decision_reads_well_and_odd_evidence_is_skipped():

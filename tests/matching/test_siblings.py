@@ -51,6 +51,9 @@ def test_a_sibling_with_the_same_words_sends_the_match_to_review():
     )
     assert decision.verdict == "review"
     assert decision.evidence["also_fits"] == "rot2136"
+    assert (
+        decision.evidence["sibling"] == "Rowenta Triflex ROT-2136 Cordless Vacuum Cleaner 0.75L Red"
+    )
     assert asked == [["triflex"]]  # the rarest word offer and product share
 
 
