@@ -75,6 +75,28 @@ def test_match_queue_lists_what_waits_with_reasons_and_takes_verdicts(
     assert anna.post_csrf("/matches/999999/reject").status_code == 400  # no such match
 
 
+def test_match_queue_and_audit_pages_page_through_keeping_their_filters(
+    server, sqlite_store, login_as, monkeypatch
+):
+    from pricing.review import routes_audit, routes_matches
+
+    monkeypatch.setattr(routes_matches, "PER_PAGE", 1)  # read per request: the app's thread
+    monkeypatch.setattr(routes_audit, "PER_PAGE", 1)
+    anna = login_as("anna")
+    first = anna.get("/matches?status=accepted").text
+    assert "2</strong> matches with status accepted · page 1 of 2" in first
+    assert 'href="/matches?status=accepted&amp;page=2">Next ›</a>' in first
+    assert "‹ Previous" not in first
+    second = anna.get("/matches?status=accepted&page=2").text
+    assert 'href="/matches?status=accepted&amp;page=1">‹ Previous</a>' in second
+    assert "Next ›" not in second
+    ids = sqlite_store.match_ids
+    anna.post_csrf(f"/matches/{ids['drill-shop01']}/reject")
+    anna.post_csrf(f"/matches/{ids['drill-hostile']}/reject")
+    audit = anna.get("/audit?action=match_reject").text
+    assert 'href="/audit?action=match_reject&amp;page=2">Older ›</a>' in audit
+
+
 def test_ops_page_shows_health_and_the_real_scheduler_job_table(server, sqlite_store, login_as):
     anna = login_as("anna")
     html = anna.get("/ops").text
