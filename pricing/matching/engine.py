@@ -169,9 +169,8 @@ def run_matching(
         }
         offer_profiles = [profile(o.title, o.brand, o.gtin, o.mpn) for o in todo]
         proposals = _propose_by_shop(engine, matcher, todo, offer_profiles, rejected)
-        guard = SiblingGuard(matcher.catalog, matcher.idf, matcher.thresholds)
         t = time.perf_counter()
-        guarded = guard.review(proposals, offer_profiles, _store_market(engine))
+        guarded = SiblingGuard.of(matcher).review(proposals, offer_profiles, _store_market(engine))
         report.siblings_s = time.perf_counter() - t
         report.siblings = sum(
             a.decision.is_match and not b.decision.is_match

@@ -75,8 +75,7 @@ def match_frames(
     matcher = Matcher(catalog, thresholds)
     proposals = matcher.propose(offers, idf=matcher.house_style(offers))
     market = list(zip(theirs["title"], theirs["brand"], theirs["gtin"], theirs["mpn"], strict=True))
-    guard = SiblingGuard(catalog, matcher.idf, matcher.thresholds)
-    proposals = guard.review(proposals, offers, lambda words: market)
+    proposals = SiblingGuard.of(matcher).review(proposals, offers, lambda words: market)
     rows = [
         {
             "sku": ours["sku"].iat[p.product],

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from pricing.matching.attributes import Profile, code_shape, colour_of, fold, profile, tokens
 from pricing.matching.identifiers import normalize_mpn
-from pricing.matching.matcher import Proposal
+from pricing.matching.matcher import Matcher, Proposal
 from pricing.matching.pairwise import (
     MIN_CODE,
     VARIANT_GROUPS,
@@ -100,6 +100,11 @@ class SiblingGuard:
         self.idf = idf
         self.thresholds = thresholds
 
+    @classmethod
+    def of(cls, matcher: Matcher) -> SiblingGuard:
+        """The guard for ``matcher``'s catalog, IDF and thresholds."""
+        return cls(matcher.catalog, matcher.idf, matcher.thresholds)
+
     def questions(self, proposals: Sequence[Proposal], offers: Sequence[Profile]) -> list[int]:
         """Positions in ``proposals`` of the matches in question (see :func:`in_question`)."""
         return [
@@ -113,16 +118,13 @@ class SiblingGuard:
         proposals: Sequence[Proposal],
         offers: Sequence[Profile],
         market: Market,
-        questions: Sequence[int] | None = None,
     ) -> list[Proposal]:
         """``proposals`` with each accepted match in question demoted to review when a sibling
         of our product in the market fits the offer as well. ``market(words)`` gives the
         market's records, at least those whose title has one of ``words``; it is called only
         when there is a question."""
-        if questions is None:
-            questions = self.questions(proposals, offers)
         looks: dict[str, dict[frozenset[str], list[_Look]]] = defaultdict(lambda: defaultdict(list))
-        for i in questions:
+        for i in self.questions(proposals, offers):
             p = proposals[i]
             look = _Look.of(i, self.catalog[p.product], offers[p.offer], self.idf)
             if look is not None:

@@ -71,14 +71,10 @@ def match_queue(
     if status not in STATUSES:
         raise HTTPException(400, f"status is one of {', '.join(STATUSES)}, not {status!r}.")
     with request.app.state.engine.connect() as conn:
-        counted = _filtered(select(func.count()).select_from(Match), status, site, q)
-        counted = counted.join(Offer, Offer.id == Match.offer_id)
-        counted = counted.join(Site, Site.id == Offer.site_id)
-        counted = counted.join(Product, Product.id == Match.product_id)
-        total = conn.execute(counted).scalar_one()
+        listed = _filtered(_rows(), status, site, q)
+        total = conn.execute(select(func.count()).select_from(listed.subquery())).scalar_one()
         rows = conn.execute(
-            _filtered(_rows(), status, site, q)
-            .order_by(Match.confidence, Match.id)
+            listed.order_by(Match.confidence, Match.id)
             .limit(PER_PAGE)
             .offset((page - 1) * PER_PAGE)
         ).all()

@@ -34,7 +34,7 @@ def judge(market: list[tuple[str, str | None, str | None, str | None]], offer: s
     proposals = matcher.propose(offers)
     assert len(proposals) == 1 and proposals[0].product == 0
     assert proposals[0].decision.is_match  # the pairwise decision alone accepts it
-    guard = SiblingGuard(CATALOG, matcher.idf, matcher.thresholds)
+    guard = SiblingGuard.of(matcher)
     asked: list[list[str]] = []
 
     def rows(words):
@@ -166,7 +166,7 @@ def test_a_hyphenated_line_name_is_looked_for_as_the_shop_spells_it():
     matcher = Matcher(catalog)
     offers = [profile("Thule Pro-DLX Backpack 20L Beige", "Thule")]
     proposals = matcher.propose(offers)
-    guard = SiblingGuard(catalog, matcher.idf, matcher.thresholds)
+    guard = SiblingGuard.of(matcher)
     market = [("Thule Pro-DLX THP-700 Backpack 20L Beige", None, None, "THP-700-BG0")]
     (result,) = guard.review(proposals, offers, lambda words: market)
     assert result.decision.verdict == "review"
